@@ -1,0 +1,63 @@
+"""Command line: `python -m metrics_api serve|demo ...` (also the `smi-metrics-api` script)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from . import __version__, packs
+from .config import ConfigError, Settings, add_flags, settings_from
+from .detect import DetectionError, detect
+from .prometheus import PrometheusClient
+from .server import Server, run
+
+log = logging.getLogger("metrics_api")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="smi-metrics-api", description="SMI Traffic Metrics API server")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_flags(commands.add_parser("serve", help="serve the API"))
+    demo = commands.add_parser("demo", help="run a demo: generated mesh traffic in a real Prometheus + the server")
+    demo.add_argument("--mesh", default="linkerd", help="which mesh's series to generate and serve")
+    demo.add_argument("--secure-port", type=int, default=6443)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+        return run_demo(args.mesh, args.secure_port)
+    try:
+        settings = settings_from(args)
+    except ConfigError as error:
+        print(f"smi-metrics-api: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_serve(settings))
+    except (ConfigError, packs.PackError, DetectionError) as error:
+        print(f"smi-metrics-api: {error}", file=sys.stderr)
+        return 2
+
+
+async def _serve(settings: Settings) -> int:
+    if not settings.local:
+        raise ConfigError("Kubernetes integration (delegated authentication and authorization) is not available "
+                          "in this build; run with --local")
+    log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
+    client = PrometheusClient(settings.prometheus_url)
+    await client.start()
+    try:
+        if settings.mesh == "auto":
+            pack = await detect(client, settings.request_timeout)
+            log.info("--mesh auto: detected %s", pack.name)
+        else:
+            pack = packs.load(settings.mesh)
+    finally:
+        await client.close()
+    await run(Server(settings, pack, PrometheusClient(settings.prometheus_url)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

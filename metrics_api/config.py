@@ -1,0 +1,153 @@
+"""Settings from flags, `SMI_METRICS_<FLAG>` environment variables and a `--config` YAML file
+(in that order of precedence), validated into one frozen object."""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+ENV_PREFIX = "SMI_METRICS_"
+
+
+class ConfigError(ValueError):
+    """Bad settings; the message is the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    prometheus_url: str
+    mesh: str = "auto"
+    secure_port: int = 6443
+    bind_address: str = "0.0.0.0"
+    tls_cert_file: str | None = None
+    tls_private_key_file: str | None = None
+    cert_dir: str | None = None
+    kubeconfig: str | None = None
+    local: bool = False
+    cache_ttl: float = 5.0
+    request_timeout: float = 10.0
+    log_level: str = "info"
+
+
+# flag → (type, help). Defaults come from Settings.
+FLAGS: dict[str, tuple[Any, str]] = {
+    "prometheus-url": (str, "Prometheus HTTP API base URL (also VictoriaMetrics, Thanos, Mimir); required"),
+    "mesh": (str, "query pack: a name from queries/ (linkerd, istio, ...), a YAML file, or auto"),
+    "secure-port": (int, "HTTPS port"),
+    "bind-address": (str, "listen address"),
+    "tls-cert-file": (str, "serving certificate (PEM); default: self-signed in --cert-dir"),
+    "tls-private-key-file": (str, "serving private key (PEM)"),
+    "cert-dir": (str, "where a generated self-signed pair is kept; default: a temporary directory"),
+    "kubeconfig": (str, "Kubernetes access; default: in-cluster configuration"),
+    "local": (bool, "try-it mode: loopback only, no Kubernetes access, no authentication"),
+    "cache-ttl": (float, "seconds a Prometheus result is reused (0 disables the cache)"),
+    "request-timeout": (float, "seconds a request may wait for Prometheus"),
+    "log-level": (str, "debug, info, warning or error"),
+    "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
+}
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    for flag, (kind, help_text) in FLAGS.items():
+        if kind is bool:
+            parser.add_argument(f"--{flag}", action="store_const", const=True, default=None, help=help_text)
+        else:
+            parser.add_argument(f"--{flag}", type=str, default=None, metavar=flag.split("-")[-1].upper(),
+                                help=help_text)
+
+
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ) if environ is None else environ
+    values: dict[str, Any] = {}
+    config_file = getattr(args, "config", None) or environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        values.update(_read_config_file(config_file))
+    for flag in FLAGS:
+        key = flag.replace("-", "_")
+        env_value = environ.get(ENV_PREFIX + key.upper())
+        if env_value is not None:
+            values[key] = env_value
+        flag_value = getattr(args, key, None)
+        if flag_value is not None:
+            values[key] = flag_value
+    values.pop("config", None)
+    return _validate(values)
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(Path(path).read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read --config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--config {path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"--config {path} must be a mapping of setting names to values")
+    known = {flag.replace("-", "_") for flag in FLAGS}
+    values = {str(k).replace("-", "_"): v for k, v in document.items()}
+    if unknown := sorted(set(values) - known):
+        raise ConfigError(f"--config {path}: unknown setting(s) {', '.join(unknown)}")
+    return values
+
+
+def _validate(values: dict[str, Any]) -> Settings:
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = FLAGS[key.replace("_", "-")][0]
+        converted[key] = _convert(key, value, kind)
+    url = converted.get("prometheus_url")
+    if not url:
+        raise ConfigError("--prometheus-url is required (or SMI_METRICS_PROMETHEUS_URL)")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"--prometheus-url {url!r} must be an http:// or https:// URL")
+    port = converted.get("secure_port", Settings.secure_port)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--secure-port {port} is not a port number")
+    for key in ("cache_ttl", "request_timeout"):
+        if converted.get(key, 0) < 0 or (key == "request_timeout" and converted.get(key, 1) == 0):
+            raise ConfigError(f"--{key.replace('_', '-')} must be positive")
+    if bool(converted.get("tls_cert_file")) != bool(converted.get("tls_private_key_file")):
+        raise ConfigError("--tls-cert-file and --tls-private-key-file go together")
+    if converted.get("local"):
+        bind = converted.get("bind_address", "127.0.0.1")
+        if not _is_loopback(bind):
+            bind = "127.0.0.1"
+        converted["bind_address"] = bind
+    if not converted.get("cert_dir"):
+        converted["cert_dir"] = str(Path(tempfile.gettempdir()) / "smi-metrics-api-certs")
+    if converted.get("log_level", "info") not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"--log-level {converted['log_level']!r}: use debug, info, warning or error")
+    return Settings(**converted)
+
+
+def _convert(key: str, value: Any, kind: Any) -> Any:
+    flag = "--" + key.replace("_", "-")
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(value).lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{flag}: {value!r} is not a boolean")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag}: {value!r} is not a valid {kind.__name__}") from None
+
+
+def _is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

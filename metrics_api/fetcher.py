@@ -1,0 +1,73 @@
+"""Fetch: run a plan's queries concurrently, with a short TTL cache and coalescing of identical misses."""
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Sequence
+
+from cachetools import TTLCache
+
+from .errors import ApiError
+from .prometheus import PrometheusClient, Series
+from .telemetry import Telemetry
+
+
+class Fetcher:
+    """Results are keyed by (query, evaluation time). Evaluation times are quantized to the TTL, so
+    every query of one request shares one instant and identical requests within a TTL share results."""
+
+    def __init__(self, client: PrometheusClient, telemetry: Telemetry, *, ttl: float = 5.0, max_entries: int = 4096):
+        self.client = client
+        self.ttl = ttl
+        self._telemetry = telemetry
+        self._cache: TTLCache[tuple[str, float], list[Series]] | None = (
+            TTLCache(maxsize=max_entries, ttl=ttl * 2) if ttl > 0 else None
+        )
+        self._in_flight: dict[tuple[str, float], asyncio.Future[list[Series]]] = {}
+
+    def evaluation_time(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return math.floor(now / self.ttl) * self.ttl if self.ttl > 0 else round(now, 3)
+
+    async def fetch(self, queries: Sequence[str], at: float, budget: float) -> list[list[Series]]:
+        """Results in the order of `queries`; the first failure (an ApiError) is raised."""
+        deadline = time.monotonic() + budget
+        return list(await asyncio.gather(*(self._one(q, at, deadline) for q in queries)))
+
+    async def _one(self, query: str, at: float, deadline: float) -> list[Series]:
+        key = (query, at)
+        if self._cache is not None:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._telemetry.cache.labels("hit").inc()
+                return cached
+        shared = self._in_flight.get(key)
+        if shared is not None:
+            self._telemetry.cache.labels("coalesced").inc()
+        else:
+            self._telemetry.cache.labels("miss").inc()
+            shared = asyncio.ensure_future(self._run(query, at, deadline))
+            self._in_flight[key] = shared
+            shared.add_done_callback(lambda done: self._forget(key, done))
+        # shield: a client that goes away must not cancel the query others are waiting for.
+        return await asyncio.shield(shared)
+
+    def _forget(self, key: tuple[str, float], done: asyncio.Future[list[Series]]) -> None:
+        self._in_flight.pop(key, None)
+        if not done.cancelled():
+            done.exception()   # retrieved here so an error nobody awaited any more is not logged as lost
+
+    async def _run(self, query: str, at: float, deadline: float) -> list[Series]:
+        started = time.monotonic()
+        try:
+            result = await self.client.query(query, at, timeout=max(deadline - started, 0.001))
+        except ApiError as exc:
+            self._telemetry.queries.labels(str(exc.code)).inc()
+            raise
+        finally:
+            self._telemetry.query_seconds.observe(time.monotonic() - started)
+        self._telemetry.queries.labels("ok").inc()
+        if self._cache is not None:
+            self._cache[(query, at)] = result
+        return result

@@ -1,0 +1,97 @@
+"""Plan: turn a Target and a Pack into the PromQL to run. Values enter queries only as literals."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import promql
+from .kinds import Kind
+from .packs import KindSupport, Pack, View
+from .target import Target
+
+QUANTILES = {"p99": 0.99, "p90": 0.9, "p50": 0.5}
+RESOURCE = ""   # the direction slot of resource (non-edge) queries
+
+
+@dataclass(frozen=True)
+class PlannedQuery:
+    promql: str
+    kind: Kind
+    direction: str   # RESOURCE, "to" or "from"
+    measure: str     # "counts" or a key of QUANTILES
+    view: View
+
+
+def plan(pack: Pack, target: Target) -> list[PlannedQuery]:
+    queries: list[PlannedQuery] = []
+    for support in _supports(pack, target):
+        if target.edges:
+            for direction, view in support.edges.items():
+                queries += _view_queries(pack, view, support.kind, direction, target)
+        else:
+            queries += _view_queries(pack, support.resource, support.kind, RESOURCE, target)
+    return queries
+
+
+def plan_existence(pack: Pack, target: Target) -> list[PlannedQuery]:
+    """The counts query of the resource itself, to tell an idle edge list from an unknown resource."""
+    queries = []
+    for support in _supports(pack, target):
+        queries += _view_queries(pack, support.resource, support.kind, RESOURCE, target, latency=False)
+    return queries
+
+
+def _supports(pack: Pack, target: Target) -> list[KindSupport]:
+    """The pack's support for each requested kind, skipping kinds whose series are the same as an
+    earlier kind's (meshes without kind labels): those would repeat every workload under each kind."""
+    chosen: list[KindSupport] = []
+    for kind in target.kinds:
+        support = pack.support(kind.plural)
+        if support is None:
+            continue
+        if any(_same_series(support.resource, earlier.resource) for earlier in chosen):
+            continue
+        chosen.append(support)
+    return chosen
+
+
+def _same_series(a: View, b: View) -> bool:
+    return a.source == b.source and a.self == b.self
+
+
+def _view_queries(
+    pack: Pack, view: View, kind: Kind, direction: str, target: Target, latency: bool = True
+) -> list[PlannedQuery]:
+    selector = ", ".join(_matchers(view, target))
+    labels = view.labels()
+    window = promql.duration(target.window)
+    counts_by = ", ".join(labels + [pack.status_label])
+    latency_by = ", ".join(labels)
+    queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window), kind, direction, "counts", view)]
+    if latency:
+        for measure, quantile in QUANTILES.items():
+            text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
+            queries.append(PlannedQuery(text, kind, direction, measure, view))
+    return queries
+
+
+def _matchers(view: View, target: Target) -> list[str]:
+    identity = view.self
+    matchers = []
+    if identity.namespace and target.namespace is not None:
+        matchers.append(promql.equals(identity.namespace, target.namespace))
+    if target.name is not None:
+        matchers.append(promql.equals(identity.name, target.name))
+    else:
+        matchers.append(promql.not_empty(identity.name))
+    return matchers
+
+
+def _fill(template: str, selector: str, by: str, window: str, quantile: str = "") -> str:
+    # Only these four placeholders exist (the pack loader rejects any other), and their values are
+    # escaped literals, label names from the pack, a range and a number.
+    return (
+        template.replace("{{selector}}", selector)
+        .replace("{{by}}", by)
+        .replace("{{window}}", window)
+        .replace("{{quantile}}", quantile)
+    )

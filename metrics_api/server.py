@@ -1,0 +1,159 @@
+"""HTTP layer: one dispatcher for every path, Status errors, our own metrics, health, TLS lifecycle."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from . import API_PREFIX, GROUP
+from .api import MetricsApi
+from .certs import ensure_self_signed, server_context
+from .config import Settings
+from .discovery import Documents
+from .errors import ApiError
+from .fetcher import Fetcher
+from .packs import Pack
+from .prometheus import PrometheusClient
+from .routing import Attributes, parse
+from .telemetry import Telemetry
+
+log = logging.getLogger("metrics_api")
+
+JSON = "application/json"
+HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+READY_CACHE_SECONDS = 1.0
+
+# Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
+Gate = Callable[[web.Request, Attributes | None], Awaitable[None]]
+
+
+async def allow_all(request: web.Request, attributes: Attributes | None) -> None:
+    """--local mode: no authentication, no authorization."""
+
+
+@dataclass
+class Server:
+    settings: Settings
+    pack: Pack
+    prometheus: PrometheusClient
+    gate: Gate = allow_all
+    telemetry: Telemetry = field(default_factory=Telemetry)
+
+    def __post_init__(self) -> None:
+        self.fetcher = Fetcher(self.prometheus, self.telemetry, ttl=self.settings.cache_ttl)
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout)
+        self.documents = Documents(self.pack)
+        self.shutting_down = False
+        self._ready_at = 0.0
+        self._ready = False
+
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[self._observe], handler_args={"max_field_size": 16384})
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.on_startup.append(self._startup)
+        app.on_cleanup.append(self._cleanup)
+        return app
+
+    async def _startup(self, app: web.Application) -> None:
+        await self.prometheus.start()
+
+    async def _cleanup(self, app: web.Application) -> None:
+        await self.prometheus.close()
+
+    @web.middleware
+    async def _observe(self, request: web.Request, handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        request["path_template"] = "other"
+        self.telemetry.in_flight.inc()
+        try:
+            response = await handler(request)
+        except ApiError as error:
+            response = _status_response(error)
+        except Exception as exc:   # a bug: answer a Status with the cause, never a bare 500
+            log.exception("internal error serving %s", request.path)
+            response = _status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            self.telemetry.in_flight.dec()
+        template = request["path_template"]
+        self.telemetry.requests.labels(str(response.status), template).inc()
+        self.telemetry.request_seconds.labels(template).observe(time.perf_counter() - started)
+        return response
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if path in HEALTH_PATHS:
+            request["path_template"] = path
+            return await self._health(path)
+        if request.method not in ("GET", "HEAD"):
+            raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
+        if path == "/metrics":
+            request["path_template"] = path
+            await self.gate(request, None)
+            return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
+        normalized = path.rstrip("/") or "/"
+        discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
+                     API_PREFIX: self.documents.resource_list}.get(normalized)
+        if discovery is not None:
+            request["path_template"] = normalized
+            await self.gate(request, None)
+            return _json(discovery)
+        if not normalized.startswith(API_PREFIX + "/"):
+            raise ApiError(404, "the server could not find the requested resource")
+        parsed = parse(self.pack, normalized, request.query)
+        request["path_template"] = API_PREFIX + parsed.path_template
+        if request.query.get("watch") in ("true", "1"):
+            raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
+        await self.gate(request, parsed.attributes)
+        return _json(await self.api.answer(parsed.target, normalized))
+
+    async def _health(self, path: str) -> web.Response:
+        if path == "/readyz":
+            if self.shutting_down:
+                return web.Response(status=500, text="[-]shutdown failed: reason withheld\nreadyz check failed\n")
+            if not await self._prometheus_ready():
+                return web.Response(status=500, text="[-]prometheus failed: reason withheld\nreadyz check failed\n")
+        return web.Response(text="ok", headers={"X-Content-Type-Options": "nosniff"})
+
+    async def _prometheus_ready(self) -> bool:
+        now = time.monotonic()
+        if now - self._ready_at > READY_CACHE_SECONDS:
+            self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
+            self._ready_at = time.monotonic()
+        return self._ready
+
+
+def _json(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type=JSON)
+
+
+def _status_response(error: ApiError) -> web.Response:
+    return web.Response(status=error.code, body=error.body(), content_type=JSON, headers=error.headers)
+
+
+async def run(server: Server, drain_seconds: float = 20.0) -> None:
+    """Serve HTTPS until SIGTERM/SIGINT: then fail readiness, finish in-flight requests, exit."""
+    settings = server.settings
+    if settings.tls_cert_file and settings.tls_private_key_file:
+        cert, key = Path(settings.tls_cert_file), Path(settings.tls_private_key_file)
+    else:
+        cert, key = ensure_self_signed(Path(settings.cert_dir))
+    runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=server_context(cert, key))
+    await site.start()
+    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
+             settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    server.shutting_down = True
+    log.info("shutting down: readiness now fails, draining in-flight requests (up to %gs)", drain_seconds)
+    await runner.cleanup()

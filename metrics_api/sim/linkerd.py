@@ -1,0 +1,114 @@
+"""Linkerd (2.x legacy proxy metrics) renderer: request_total, response_total,
+response_latency_ms, as stored by linkerd-viz' Prometheus (scrape labels included)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .openmetrics import Counter, Family, SeriesSet, linear_histogram, render_labels
+from .scenario import BASE_STEPS, IDLE_OFFSET, PodRef, Scenario, pod_ip
+
+BUCKETS_MS: tuple[float, ...] = (
+    1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500,
+    1000, 2000, 3000, 4000, 5000, 10000, 20000, 30000, 40000, 50000,
+)  # fmt: skip
+
+OWNER_LABEL = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset", "Job": "k8s_job"}
+PORT = 8080
+CONTROL_PLANE_NS = "linkerd"
+
+
+def _sanitize(key: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_]", "_", key)
+
+
+def identity(p: PodRef) -> str:
+    return f"{p.workload.service_account}.{p.namespace}.serviceaccount.identity.linkerd.cluster.local"
+
+
+def scrape_labels(p: PodRef, ip: str) -> list[tuple[str, str]]:
+    w = p.workload
+    out = [("job", "linkerd-proxy"), ("instance", f"{ip}:4191"), ("namespace", p.namespace), ("pod", p.pod)]
+    out.append((OWNER_LABEL[w.kind], w.name))
+    if w.pod_template_hash:
+        out.append(("pod_template_hash", w.pod_template_hash))
+    taken = {k for k, _ in out} | {"control_plane_ns", "workload_ns"}
+    out += [(_sanitize(k), v) for k, v in sorted(w.labels.items()) if _sanitize(k) not in taken]
+    out += [("control_plane_ns", CONTROL_PLANE_NS), ("workload_ns", p.namespace)]
+    return out
+
+
+def _inbound(fl, ips) -> str:
+    d = fl.destination
+    ip = ips[(d.namespace, d.pod)]
+    lab = [("direction", "inbound"), ("target_addr", f"{ip}:{PORT}"), ("target_ip", ip), ("target_port", str(PORT))]
+    if fl.source is None:
+        lab += [("tls", "no_identity"), ("no_tls_reason", "no_tls_from_remote")]
+    else:
+        lab += [("tls", "true"), ("client_id", identity(fl.source))]
+    lab += [
+        ("srv_group", ""), ("srv_kind", "default"), ("srv_name", "all-unauthenticated"), ("srv_port", str(PORT)),
+        ("route_group", ""), ("route_kind", "default"), ("route_name", "default"),
+        ("authz_group", ""), ("authz_kind", "default"), ("authz_name", "all-unauthenticated"),
+    ]  # fmt: skip
+    return render_labels(lab + scrape_labels(d, ip))
+
+
+def _outbound(fl, ips) -> str:
+    s, d = fl.source, fl.destination
+    dw = d.workload
+    dip = ips[(d.namespace, d.pod)]
+    lab = [
+        ("direction", "outbound"),
+        ("authority", f"{dw.service}.{d.namespace}.svc.cluster.local:{PORT}"),
+        ("target_addr", f"{dip}:{PORT}"), ("target_ip", dip), ("target_port", str(PORT)),
+        ("tls", "true"), ("server_id", identity(d)),
+        ("dst_control_plane_ns", CONTROL_PLANE_NS),
+        (f"dst_{OWNER_LABEL[dw.kind]}", dw.name),
+        ("dst_namespace", d.namespace), ("dst_pod", d.pod),
+    ]  # fmt: skip
+    if dw.pod_template_hash:
+        lab.append(("dst_pod_template_hash", dw.pod_template_hash))
+    lab += [("dst_service", dw.service), ("dst_serviceaccount", dw.service_account)]
+    return render_labels(lab + scrape_labels(s, ips[(s.namespace, s.pod)]))
+
+
+def _status(code: int) -> str:
+    return "success" if code < 500 else "failure"
+
+
+def families(scenario: Scenario) -> Iterator[Family]:
+    ips = {k: pod_ip(i) for k, i in scenario.pod_index().items()}
+    series = SeriesSet()
+    for fl in scenario.flows:
+        series.add(_inbound(fl, ips), fl, scenario.step)
+        if fl.source is not None:
+            series.add(_outbound(fl, ips), fl, scenario.step)
+
+    def start_inc(cells):
+        return sum(BASE_STEPS * c + IDLE_OFFSET for _, c in cells), sum(c for _, c in cells)
+
+    def requests():
+        for labels, by_status in series.items():
+            cells = [c for cs in by_status.values() for c in cs]
+            yield Counter(labels, *start_inc(cells))
+
+    def responses():
+        for labels, by_status in series.items():
+            for code, cells in sorted(by_status.items()):
+                extra = render_labels(
+                    [("status_code", str(code)), ("classification", _status(code)), ("grpc_status", ""), ("error", "")]
+                )
+                yield Counter(f"{labels},{extra}", *start_inc(cells))
+
+    def latencies():
+        for labels, by_status in series.items():
+            for code, cells in sorted(by_status.items()):
+                yield linear_histogram(f'{labels},status_code="{code}"', BUCKETS_MS, cells, BASE_STEPS, IDLE_OFFSET)
+
+    yield Family("request", "counter", "Total count of HTTP requests.", requests())
+    yield Family("response", "counter", "Total count of HTTP responses.", responses())
+    yield Family(
+        "response_latency_ms", "histogram", "Elapsed times between a request's headers being received and its response stream completing", latencies()
+    )

@@ -1,0 +1,252 @@
+"""Data model and deterministic scenario builders for the mesh-traffic simulator.
+
+A :class:`Scenario` is a set of Kubernetes workloads and constant per-pod-pair
+:class:`Flow` s.  Every counter a mesh would export grows linearly from a
+non-zero initial value, and every per-step increment is an exact integer, so
+Prometheus' ``increase``/``rate`` (with extrapolation) give exactly
+``rps * window`` and the ground truth can be computed in closed form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+# Alphabet Kubernetes uses for generated name suffixes (rand.SafeEncodeString).
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+# Each counter starts as if the process had already run this many steps,
+# plus a constant offset so that even idle (rps=0) series are non-zero.
+BASE_STEPS = 360
+IDLE_OFFSET = 5
+
+
+def _safe_suffix(seed: str, n: int) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_SAFE[b % len(_SAFE)] for b in digest[:n])
+
+
+@dataclass(frozen=True)
+class Workload:
+    namespace: str
+    name: str
+    kind: str  # "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
+    pods: tuple[str, ...]
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+    pod_template_hash: str = ""  # Deployments only
+
+    @property
+    def service(self) -> str:
+        """Name of the Service in front of the workload (DNS-1035: dots → dashes)."""
+        return self.name.replace(".", "-")
+
+    @property
+    def service_account(self) -> str:
+        return self.name.replace(".", "-")
+
+    def pod_refs(self) -> tuple[PodRef, ...]:
+        return tuple(PodRef(self.namespace, p, self) for p in self.pods)
+
+
+@dataclass(frozen=True)
+class PodRef:
+    namespace: str
+    pod: str
+    workload: Workload
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Constant traffic from one pod to another (source None = unmeshed caller)."""
+
+    source: PodRef | None
+    destination: PodRef
+    rps: float
+    failure_ratio: float
+    latencies_ms: tuple[float, ...]
+
+    def per_step(self, step: int) -> tuple[int, int]:
+        """(requests, failures) added per scrape step; both exact integers."""
+        n = _exact_int(self.rps * step, f"rps*step for {self}")
+        f = _exact_int(self.rps * step * self.failure_ratio, f"rps*step*failure_ratio for {self}")
+        _exact_int(n / len(self.latencies_ms), f"rps*step/len(latencies) for {self}")
+        return n, f
+
+    def cells(self, step: int) -> list[tuple[float, int, int]]:
+        """Per latency: (latency_ms, successes per step, failures per step).
+
+        Each latency gets n/L requests; the f failures are spread over the
+        latencies (f//L each, the remainder to the first ones), so the
+        aggregated latency distribution is exactly uniform over ``latencies_ms``.
+        """
+        n, f = self.per_step(step)
+        lat = len(self.latencies_ms)
+        per = n // lat
+        out = []
+        for j, ms in enumerate(self.latencies_ms):
+            fj = f // lat + (1 if j < f % lat else 0)
+            out.append((ms, per - fj, fj))
+        return out
+
+
+def _exact_int(x: float, what: str) -> int:
+    r = round(x)
+    if abs(x - r) > 1e-9:
+        raise ValueError(f"{what} must be an integer, got {x}")
+    return int(r)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    workloads: tuple[Workload, ...]
+    flows: tuple[Flow, ...]
+    start: int  # unix seconds of the first sample
+    end: int  # unix seconds of the last sample
+    step: int = 10  # scrape interval seconds
+
+    def __post_init__(self) -> None:
+        if self.end < self.start or self.step <= 0:
+            raise ValueError("bad time range")
+        for fl in self.flows:
+            fl.per_step(self.step)  # validates integrality
+            if not 0 <= fl.failure_ratio <= 1 or fl.rps < 0 or not fl.latencies_ms:
+                raise ValueError(f"bad flow {fl}")
+
+    # -- lookups -------------------------------------------------------
+    def timestamps(self) -> range:
+        return range(self.start, self.end + 1, self.step)
+
+    def workload(self, namespace: str, name: str, kind: str | None = None) -> Workload:
+        for w in self.workloads:
+            if w.namespace == namespace and w.name == name and (kind is None or w.kind == kind):
+                return w
+        raise KeyError((namespace, name, kind))
+
+    def pod(self, namespace: str, pod: str) -> PodRef:
+        for w in self.workloads:
+            if w.namespace == namespace and pod in w.pods:
+                return PodRef(namespace, pod, w)
+        raise KeyError((namespace, pod))
+
+    def pods(self) -> Iterator[PodRef]:
+        for w in self.workloads:
+            yield from w.pod_refs()
+
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted({w.namespace for w in self.workloads}))
+
+    def pod_index(self) -> dict[tuple[str, str], int]:
+        """Stable index per pod (used for deterministic pod IPs)."""
+        return {(p.namespace, p.pod): i for i, p in enumerate(self.pods())}
+
+
+def pod_ip(index: int) -> str:
+    return f"10.42.{index // 250}.{index % 250 + 2}"
+
+
+# -- builders ----------------------------------------------------------------
+
+
+def make_workload(namespace: str, name: str, kind: str, replicas: int, **labels: str) -> Workload:
+    if kind not in KINDS:
+        raise ValueError(kind)
+    seed = f"{namespace}/{name}"
+    hash_ = ""
+    if kind == "Deployment":
+        hash_ = _safe_suffix(seed + "#hash", 10)
+        pods = tuple(f"{name}-{hash_}-{_safe_suffix(f'{seed}#{i}', 5)}" for i in range(replicas))
+    elif kind == "StatefulSet":
+        pods = tuple(f"{name}-{i}" for i in range(replicas))
+    else:  # DaemonSet, Job
+        pods = tuple(f"{name}-{_safe_suffix(f'{seed}#{i}', 5)}" for i in range(replicas))
+    all_labels = {"app": name, **labels}
+    return Workload(namespace, name, kind, pods, all_labels, hash_)
+
+
+def spread(
+    source: Workload | None,
+    destination: Workload,
+    rps: float,
+    failure_ratio: float,
+    latencies_ms: tuple[float, ...],
+) -> list[Flow]:
+    """One workload-level flow → per-pod-pair flows, each with ``rps``.
+
+    Pairs are assigned round-robin: max(len(src pods), len(dst pods)) pairs,
+    pair i = (src pod i mod |src|, dst pod i mod |dst|).  An unmeshed source
+    gives one flow per destination pod.
+    """
+    dst = destination.pod_refs()
+    src = source.pod_refs() if source is not None else (None,)
+    n = max(len(src), len(dst))
+    return [Flow(src[i % len(src)], dst[i % len(dst)], rps, failure_ratio, latencies_ms) for i in range(n)]
+
+
+# Latency sets (ms).  Five values each so that p50/p90/p99 ranks never fall
+# exactly on a bucket boundary (see tests/truth.py: quantile_ties).
+LAT_MID = (3.0, 8.0, 45.0, 120.0, 260.0)
+LAT_FAST = (0.7, 2.0, 2.5, 30.0, 4.2)
+LAT_SLOW = (250.0, 900.0, 1200.0, 4000.0, 70000.0)  # 70 s: beyond Linkerd's top bucket
+LAT_DB = (1.5, 6.0, 15.0, 35.0, 600.0)
+
+
+def default_scenario(now: int | None = None) -> Scenario:
+    """The reference topology: shop/pay/ops, samples now-20min … now+60min, step 10s."""
+    now = int(time.time()) if now is None else int(now)
+    step = 10
+    now -= now % step
+    start, end = now - 20 * 60, now + 60 * 60
+
+    W = make_workload
+    web = W("shop", "web", "Deployment", 2, tier="frontend")
+    api = W("shop", "api", "Deployment", 2, tier="backend")
+    db = W("shop", "db", "StatefulSet", 2, tier="data")
+    idle = W("shop", "idle", "Deployment", 1, tier="backend")
+    gateway = W("pay", "gateway", "Deployment", 1, tier="backend")
+    ledger = W("pay", "ledger", "StatefulSet", 1, tier="data")
+    agent = W("ops", "agent", "DaemonSet", 2, tier="infra")
+    backup = W("ops", "backup", "Job", 1, tier="infra")
+    ab = W("ops", "a.b", "Deployment", 1, tier="edge")
+    axb = W("ops", "axb", "Deployment", 1, tier="edge")
+    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb)
+
+    flows: list[Flow] = []
+    flows += spread(None, web, 20, 0.01, LAT_MID)  # external traffic
+    flows += spread(web, api, 10, 0.05, LAT_FAST)
+    flows += spread(api, web, 3, 0.0, LAT_MID)  # bidirectional edge
+    flows += spread(api, db, 8, 0.25, LAT_DB)  # Deployment → StatefulSet
+    flows += spread(api, gateway, 4, 0.05, LAT_MID)  # cross-namespace
+    flows += spread(gateway, ledger, 6, 0.05, LAT_DB)
+    flows += spread(agent, api, 1, 0.0, LAT_FAST)
+    flows += spread(backup, db, 0.5, 0.0, LAT_SLOW)
+    flows += spread(ab, axb, 3, 0.0, LAT_MID)
+    flows += spread(axb, ab, 4, 0.25, LAT_FAST)
+    flows += spread(None, idle, 0, 0.0, LAT_MID)  # series exist, never increase
+    return Scenario(workloads, tuple(flows), start, end, step)
+
+
+def scaled_scenario(pods: int, now: int | None = None) -> Scenario:
+    """Benchmark topology: namespace ``bench``, ``pods`` server pods in Deployments of 5,
+    each pod receiving one flow from a ``client`` Deployment; window ±20 min."""
+    now = int(time.time()) if now is None else int(now)
+    step = 10
+    now -= now % step
+    n_clients = max(1, min(10, pods // 5))
+    client = make_workload("bench", "client", "Deployment", n_clients, tier="client")
+    workloads = [client]
+    flows: list[Flow] = []
+    remaining, k = pods, 0
+    while remaining > 0:
+        size = min(5, remaining)
+        w = make_workload("bench", f"svc-{k:04d}", "Deployment", size, tier="server")
+        workloads.append(w)
+        for i, dst in enumerate(w.pod_refs()):
+            src = client.pod_refs()[(k * 5 + i) % n_clients]
+            flows.append(Flow(src, dst, 2, 0.05, LAT_MID))
+        remaining -= size
+        k += 1
+    return Scenario(tuple(workloads), tuple(flows), now - 20 * 60, now + 20 * 60, step)

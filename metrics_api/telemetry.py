@@ -1,0 +1,32 @@
+"""The server's own metrics (served on /metrics), in a registry per server instance."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "smi_metrics_api_requests", "API requests served, by HTTP code and path template.",
+            ["code", "path"], registry=r)
+        self.request_seconds = Histogram(
+            "smi_metrics_api_request_duration_seconds", "API request latency by path template.",
+            ["path"], buckets=LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge("smi_metrics_api_requests_in_flight", "API requests being served.", registry=r)
+        self.queries = Counter(
+            "smi_metrics_api_prometheus_queries", "Queries sent to Prometheus, by outcome (ok, error code).",
+            ["outcome"], registry=r)
+        self.query_seconds = Histogram(
+            "smi_metrics_api_prometheus_query_duration_seconds", "Prometheus query latency.",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.cache = Counter(
+            "smi_metrics_api_cache_requests",
+            "Query lookups by result: hit (cached), coalesced (joined an identical query in flight), miss.",
+            ["result"], registry=r)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
