@@ -33,7 +33,8 @@ class PrometheusClient:
 
     async def query(self, promql: str, at: float, timeout: float) -> list[Series]:
         """An instant vector at `at` (unix seconds); raises ApiError (503, 504 or 500) on failure."""
-        form = {"query": promql, "time": f"{at:.3f}", "timeout": f"{max(timeout, 0.001):.3f}s"}
+        # Prometheus durations take no fractions: whole milliseconds.
+        form = {"query": promql, "time": f"{at:.3f}", "timeout": f"{max(int(timeout * 1000), 1)}ms"}
         data = await self._post("/api/v1/query", form, timeout)
         if data.get("resultType") != "vector":
             raise internal(f"Prometheus returned a {data.get('resultType')!r} result for an instant vector query")
