@@ -1,0 +1,44 @@
+"""Shared session fixtures: the default simulated scenario and a real Prometheus
+loaded with it (rendered for every mesh in ``metrics_api.sim.RENDERERS``)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from metrics_api.sim import RENDERERS
+from metrics_api.sim.scenario import Scenario, default_scenario
+from metrics_api.sim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
+
+
+@pytest.fixture(scope="session")
+def scenario() -> Scenario:
+    """default_scenario() at session start (samples now-20min … now+60min, step 10s)."""
+    return default_scenario()
+
+
+@pytest.fixture(scope="session")
+def meshes() -> tuple[str, ...]:
+    """Every mesh the ``prometheus`` fixture holds series for."""
+    return tuple(RENDERERS)
+
+
+@pytest.fixture(scope="session")
+def prometheus(scenario, meshes, tmp_path_factory):
+    """A running PrometheusServer (``.url``) with ``scenario`` backfilled for all meshes."""
+    for binary in (PROMETHEUS, PROMTOOL):
+        if not os.path.exists(binary):
+            pytest.skip(f"{binary} is missing: install Prometheus (Debian package 'prometheus') to run these tests")
+    data = tmp_path_factory.mktemp("prometheus")
+    t0 = time.monotonic()
+    write_scenario(scenario, meshes, data)
+    backfill_s = time.monotonic() - t0
+    server = PrometheusServer(data)
+    server.start()
+    server.backfill_seconds = backfill_s
+    try:
+        yield server
+    finally:
+        server.stop()
