@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .kinds import BY_NAME
 from .packs import Pack, PeerIdentity
-from .planner import RESOURCE, PlannedQuery
+from .planner import PRESENCE, QUANTILES, RESOURCE, PlannedQuery
 from .prometheus import Series
 
 
@@ -42,7 +42,12 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
     series without counts are dropped, and NaN quantiles (no requests in the window) are absent."""
     rows: dict[tuple, Row] = {}
     for query, series in zip(planned, results):
-        if query.measure == "counts":
+        if query.measure == PRESENCE:
+            for item in series:
+                key = _key(pack, query, item["metric"])
+                if key is not None and key not in rows:
+                    rows[key] = Row(key[0], RESOURCE, None)
+        elif query.measure == "counts":
             for item in series:
                 key = _key(pack, query, item["metric"])
                 if key is None:
@@ -56,7 +61,7 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                 else:
                     row.success += value
     for query, series in zip(planned, results):
-        if query.measure != "counts":
+        if query.measure in QUANTILES:
             scale = pack.latency_scale
             for item in series:
                 key = _key(pack, query, item["metric"])

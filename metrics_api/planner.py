@@ -10,6 +10,7 @@ from .target import Target
 
 QUANTILES = {"p99": 0.99, "p90": 0.9, "p50": 0.5}
 RESOURCE = ""   # the direction slot of resource (non-edge) queries
+PRESENCE = "presence"   # a measure that only says which resources exist
 
 
 @dataclass(frozen=True)
@@ -29,15 +30,27 @@ def plan(pack: Pack, target: Target) -> list[PlannedQuery]:
                 queries += _view_queries(pack, view, support.kind, direction, target)
         else:
             queries += _view_queries(pack, support.resource, support.kind, RESOURCE, target)
+            queries += _presence(pack, support, target)
     return queries
 
 
 def plan_existence(pack: Pack, target: Target) -> list[PlannedQuery]:
-    """The counts query of the resource itself, to tell an idle edge list from an unknown resource."""
+    """Whether the resource itself is known, to tell an idle edge list from an unknown resource."""
     queries = []
     for support in _supports(pack, target):
         queries += _view_queries(pack, support.resource, support.kind, RESOURCE, target, latency=False)
+        queries += _presence(pack, support, target)
     return queries
+
+
+def _presence(pack: Pack, support: KindSupport, target: Target) -> list[PlannedQuery]:
+    """A resource that only calls out has no server-side series but is known to the mesh through its
+    client-side series: list it, with zero inbound traffic, instead of hiding it."""
+    view = support.edges.get("to")
+    if view is None:
+        return []
+    counts = _view_queries(pack, View(view.source, view.self), support.kind, RESOURCE, target, latency=False)[0]
+    return [PlannedQuery(counts.promql, counts.kind, RESOURCE, PRESENCE, counts.view)]
 
 
 def _supports(pack: Pack, target: Target) -> list[KindSupport]:

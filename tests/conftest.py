@@ -42,3 +42,25 @@ def prometheus(scenario, meshes, tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(prometheus, tmp_path_factory):
+    """`api_server(mesh, *flags)` → a ServerProcess (`python -m metrics_api serve --local`) on the shared
+    Prometheus; one per distinct (mesh, flags), stopped at session end."""
+    from serverproc import ServerProcess
+
+    certs = tmp_path_factory.mktemp("server")
+    started: dict[tuple[str, ...], ServerProcess] = {}
+
+    def start(mesh: str, *flags: str) -> ServerProcess:
+        key = (mesh, *flags)
+        if key not in started:
+            started[key] = ServerProcess(prometheus.url, "--mesh", mesh, *flags, cert_dir=certs)
+        return started[key]
+
+    try:
+        yield start
+    finally:
+        for server in started.values():
+            server.stop()
