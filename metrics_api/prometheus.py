@@ -56,7 +56,7 @@ class PrometheusClient:
                     body = await response.read()
                     status = response.status
         except TimeoutError:
-            raise upstream_timeout(f"Prometheus at {self.base_url} did not answer within {timeout:g}s") from None
+            raise upstream_timeout(f"Prometheus at {self.base_url} did not answer within {timeout:.1f}s") from None
         except aiohttp.ClientError as exc:
             raise upstream_unavailable(f"Prometheus at {self.base_url} is unreachable: {exc}") from None
         return _decode(self.base_url, status, body)

@@ -55,7 +55,7 @@ class Server:
 
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self._observe], handler_args={"max_field_size": 16384})
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._dispatch)   # every path, even with %0A in it
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
@@ -75,6 +75,8 @@ class Server:
             response = await handler(request)
         except ApiError as error:
             response = _status_response(error)
+        except web.HTTPException as exc:   # raised by aiohttp itself (e.g. a malformed request)
+            response = _status_response(ApiError(exc.status, exc.reason))
         except Exception as exc:   # a bug: answer a Status with the cause, never a bare 500
             log.exception("internal error serving %s", request.path)
             response = _status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}"))
