@@ -44,19 +44,23 @@ async def _serve(settings: Settings) -> int:
     if not settings.local:
         raise ConfigError("Kubernetes integration (delegated authentication and authorization) is not available "
                           "in this build; run with --local")
+    pack = await _pack(settings)
     log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
+    await run(Server(settings, pack, PrometheusClient(settings.prometheus_url)))
+    return 0
+
+
+async def _pack(settings: Settings) -> packs.Pack:
+    if settings.mesh != "auto":
+        return packs.load(settings.mesh)
     client = PrometheusClient(settings.prometheus_url)
     await client.start()
     try:
-        if settings.mesh == "auto":
-            pack = await detect(client, settings.request_timeout)
-            log.info("--mesh auto: detected %s", pack.name)
-        else:
-            pack = packs.load(settings.mesh)
+        pack = await detect(client, settings.request_timeout)
     finally:
         await client.close()
-    await run(Server(settings, pack, PrometheusClient(settings.prometheus_url)))
-    return 0
+    log.info("--mesh auto: detected %s", pack.name)
+    return pack
 
 
 if __name__ == "__main__":
