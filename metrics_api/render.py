@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from . import API_PREFIX, GROUP_VERSION
+from .api import Answer
 from .kinds import BY_NAME
 from .normalize import Ref, Row
 from .quantity import format_go_duration, milli_quantity
@@ -46,17 +47,22 @@ def metrics(row: Row, window: float) -> list[dict[str, str]]:
     return items
 
 
-def traffic_metrics(row: Row, window: float, timestamp: str, window_text: str) -> dict[str, Any]:
+def object_metadata(row: Row, timestamp: str) -> dict[str, Any]:
+    """An item's metadata (also a Table row's PartialObjectMetadata)."""
     link = self_link(row.resource)
     metadata: dict[str, Any] = {"name": row.resource.name}
     if not row.resource.cluster_scoped:
         metadata["namespace"] = row.resource.namespace
     metadata["selfLink"] = link + "/edges" if row.direction else link
     metadata["creationTimestamp"] = timestamp
+    return metadata
+
+
+def traffic_metrics(row: Row, window: float, timestamp: str, window_text: str) -> dict[str, Any]:
     return {
         "kind": "TrafficMetrics",
         "apiVersion": GROUP_VERSION,
-        "metadata": metadata,
+        "metadata": object_metadata(row, timestamp),
         "timestamp": timestamp,
         "window": window_text,
         "resource": reference(row.resource),
@@ -87,3 +93,9 @@ def render_list(rows: list[Row], target: Target, at: float, path: str, root: Ref
         "resource": list_resource,
         "items": [traffic_metrics(row, target.window, timestamp, window_text) for row in rows],
     })
+
+
+def render_json(answer: Answer) -> bytes:
+    if answer.is_object:
+        return render_object(answer.rows[0], answer.target, answer.at)
+    return render_list(answer.rows, answer.target, answer.at, answer.path, answer.root)

@@ -7,21 +7,22 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 
 from . import API_PREFIX, GROUP
-from .api import MetricsApi
-from .certs import ensure_self_signed, server_context
+from .api import MetricsApi, Workloads
 from .config import Settings
-from .discovery import Documents
+from .discovery import Documents, wants_aggregated_discovery
 from .errors import ApiError
 from .fetcher import Fetcher
+from .openapi import OpenApi
 from .packs import Pack
 from .prometheus import PrometheusClient
 from .routing import Attributes, parse
+from .table import renderer_for
 from .telemetry import Telemetry
+from .tls import ServingTls
 
 log = logging.getLogger("metrics_api")
 
@@ -44,11 +45,13 @@ class Server:
     prometheus: PrometheusClient
     gate: Gate = allow_all
     telemetry: Telemetry = field(default_factory=Telemetry)
+    workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
 
     def __post_init__(self) -> None:
         self.fetcher = Fetcher(self.prometheus, self.telemetry, ttl=self.settings.cache_ttl)
-        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout)
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
         self.documents = Documents(self.pack)
+        self.openapi = OpenApi(self.pack)
         self.shutting_down = False
         self._ready_at = 0.0
         self._ready = False
@@ -85,6 +88,7 @@ class Server:
         template = request["path_template"]
         self.telemetry.requests.labels(str(response.status), template).inc()
         self.telemetry.request_seconds.labels(template).observe(time.perf_counter() - started)
+        await _send(request, response)
         return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -104,7 +108,14 @@ class Server:
         if discovery is not None:
             request["path_template"] = normalized
             await self.gate(request, None)
+            if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
+                return self.documents.api_group_discovery_list.respond(request)
             return _json(discovery)
+        if normalized.startswith("/openapi/"):
+            await self.gate(request, None)
+            response = self.openapi.respond(request, normalized)
+            request["path_template"] = normalized
+            return response
         if not normalized.startswith(API_PREFIX + "/"):
             raise ApiError(404, "the server could not find the requested resource")
         parsed = parse(self.pack, normalized, request.query)
@@ -112,7 +123,8 @@ class Server:
         if request.query.get("watch") in ("true", "1"):
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
         await self.gate(request, parsed.attributes)
-        return _json(await self.api.answer(parsed.target, normalized))
+        render = renderer_for(request.headers.get("Accept"), request.query)   # JSON or a Table
+        return _json(render(await self.api.answer(parsed.target, normalized)))
 
     async def _health(self, path: str) -> web.Response:
         if path == "/readyz":
@@ -134,21 +146,28 @@ def _json(body: bytes) -> web.Response:
     return web.Response(body=body, content_type=JSON)
 
 
+async def _send(request: web.Request, response: web.StreamResponse) -> None:
+    """Write the response here so that a client hanging up mid-response costs one debug line, not an
+    error (the aggregator's availability probe closes its connections unread every 30 s)."""
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionResetError:   # aiohttp's ClientConnectionResetError included
+        log.debug("client disconnected before the answer to %s %s was written", request.method, request.path)
+
+
 def _status_response(error: ApiError) -> web.Response:
     return web.Response(status=error.code, body=error.body(), content_type=JSON, headers=error.headers)
 
 
-async def run(server: Server, drain_seconds: float = 20.0) -> None:
+async def run(server: Server, tls: ServingTls, drain_seconds: float = 20.0) -> None:
     """Serve HTTPS until SIGTERM/SIGINT: then fail readiness, finish in-flight requests, exit."""
     settings = server.settings
-    if settings.tls_cert_file and settings.tls_private_key_file:
-        cert, key = Path(settings.tls_cert_file), Path(settings.tls_private_key_file)
-    else:
-        cert, key = ensure_self_signed(Path(settings.cert_dir))
     runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=server_context(cert, key))
+    site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
     await site.start()
+    reloading = asyncio.create_task(tls.keep_reloading())
     log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
     stop = asyncio.Event()
@@ -158,4 +177,5 @@ async def run(server: Server, drain_seconds: float = 20.0) -> None:
     await stop.wait()
     server.shutting_down = True
     log.info("shutting down: readiness now fails, draining in-flight requests (up to %gs)", drain_seconds)
+    reloading.cancel()
     await runner.cleanup()
