@@ -81,7 +81,7 @@ def _number(item: Series) -> float:
 
 
 def _key(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> tuple | None:
-    resource = _own_ref(query, labels)
+    resource = _own_ref(pack, query, labels)
     if resource is None:
         return None
     if query.direction == RESOURCE:
@@ -92,7 +92,7 @@ def _key(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> tuple | Non
     return (resource, query.direction, peer)
 
 
-def _own_ref(query: PlannedQuery, labels: dict[str, str]) -> Ref | None:
+def _own_ref(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> Ref | None:
     identity = query.view.self
     name = labels.get(identity.name, "")
     if not name:
@@ -100,7 +100,7 @@ def _own_ref(query: PlannedQuery, labels: dict[str, str]) -> Ref | None:
     namespace = labels.get(identity.namespace, "") if identity.namespace else ""
     if identity.namespace and not namespace:
         return None
-    return Ref(namespace, name, query.kind.name)
+    return Ref(pack.decode(namespace), pack.decode(name), query.kind.name)
 
 
 def _peer_ref(pack: Pack, peer: PeerIdentity, labels: dict[str, str]) -> Ref | None:
@@ -115,7 +115,7 @@ def _peer_ref(pack: Pack, peer: PeerIdentity, labels: dict[str, str]) -> Ref | N
             kind_name = _kind_spelling(labels.get(peer.kind_label, ""))
             if not kind_name:
                 return None
-        return Ref(namespace, name, kind_name)
+        return Ref(pack.decode(namespace), pack.decode(name), kind_name)
     return None
 
 

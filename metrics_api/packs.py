@@ -2,9 +2,16 @@
 
 A pack is data, never code. It names the PromQL templates that read a mesh's series (`sources`),
 and for every SMI kind it supports, which source and which labels identify the resource and,
-for edges, the peer. Templates only carry four placeholders, filled by the planner:
-`{{selector}}` (escaped label matchers), `{{by}}` (label names from the pack), `{{window}}` and
-`{{quantile}}`. Nothing a client sends can alter a template's text.
+for edges, the peer. Templates only carry these placeholders, filled by the planner:
+`{{selector}}` (escaped label matchers), `{{by}}` (label names from the pack), `{{window}}`,
+`{{quantile}}` and, optionally in counts, `{{seconds}}` (the window as a number, so that
+`rate(...) * {{seconds}}` counts the same on every engine). Nothing a client sends can alter a
+template's text.
+
+Three optional keys describe meshes whose labels do not hold names verbatim (docs/meshes.md):
+`encode_values` (characters the mesh replaced in label values, e.g. OSM's `-` → `_`),
+`derived_labels` (labels a template creates with `label_replace`, selected through the label they
+are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind).
 """
 from __future__ import annotations
 
@@ -21,7 +28,11 @@ from .promql import LABEL_NAME
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 COUNTS_PLACEHOLDERS = {"selector", "by", "window"}
+COUNTS_OPTIONAL = {"seconds"}
 LATENCY_PLACEHOLDERS = {"selector", "by", "window", "quantile"}
+VALUE_MARK = "{value}"   # where a derived label's value sits in the pattern of the label it comes from
+# Characters a Kubernetes name may hold: an encoding must map them to characters no name holds.
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 DIRECTIONS = ("to", "from")
 LATENCY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
 
@@ -42,6 +53,16 @@ class Identity:
     """Labels that name one side of the traffic in a result series."""
     name: str                       # label holding the object name
     namespace: str | None = None    # label holding its namespace; None for cluster-scoped kinds
+    kind_label: str | None = None   # label whose value must be the kind's spelling (OSM, Hubble)
+
+
+@dataclass(frozen=True)
+class DerivedLabel:
+    """A label a template creates with label_replace from `source`; selected on `source` with
+    `pattern` (a regular expression where `{value}` stands for the escaped value)."""
+    name: str
+    source: str
+    pattern: str
 
 
 @dataclass(frozen=True)
@@ -90,9 +111,23 @@ class Pack:
     detect: str                   # a series selector present only when this mesh is
     unknown_peer: frozenset[str]  # peer names meaning "not in the mesh": such peers are not edges
     kinds: dict[str, KindSupport]
+    encoding: tuple[tuple[str, str], ...] = ()        # (name character, as the mesh writes it)
+    derived: dict[str, DerivedLabel] = field(default_factory=dict)
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)
+
+    def encode(self, value: str) -> str:
+        """A name as the mesh writes it in label values."""
+        for plain, written in self.encoding:
+            value = value.replace(plain, written)
+        return value
+
+    def decode(self, value: str) -> str:
+        """A label value back to the name (exact: encoded characters never occur in names)."""
+        for plain, written in self.encoding:
+            value = value.replace(written, plain)
+        return value
 
 
 def queries_dir() -> Path:
@@ -132,8 +167,12 @@ def parse(document: Any, path: str) -> Pack:
     unit = reader.text(top.get("latency_unit", "ms"), "latency_unit")
     if unit not in LATENCY_UNITS:
         reader.fail("latency_unit", f"must be one of {', '.join(LATENCY_UNITS)}")
+    derived = {
+        name: reader.derived(name, spec)
+        for name, spec in reader.mapping(top.get("derived_labels", {}), "derived_labels").items()
+    }
     kinds = {
-        plural: reader.kind(plural, spec, sources)
+        plural: reader.kind(plural, spec, sources, derived)
         for plural, spec in reader.mapping(top.get("kinds"), "kinds").items()
     }
     if not kinds:
@@ -152,6 +191,8 @@ def parse(document: Any, path: str) -> Pack:
         detect=reader.text(top.get("detect"), "detect"),
         unknown_peer=frozenset(str(v) for v in top.get("unknown_peer", []) or []),
         kinds=kinds,
+        encoding=reader.encoding(top.get("encode_values", {})),
+        derived=derived,
     )
 
 
@@ -180,11 +221,11 @@ class _Reader:
             self.fail(key, f"{text!r} is not a Prometheus label name")
         return text
 
-    def template(self, value: Any, key: str, required: set[str]) -> str:
+    def template(self, value: Any, key: str, required: set[str], optional: frozenset[str] = frozenset()) -> str:
         text = self.text(value, key)
         used = set(PLACEHOLDER.findall(text))
-        if unknown := used - required:
-            self.fail(key, f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(required)}")
+        if unknown := used - required - optional:
+            self.fail(key, f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(required | optional)}")
         if missing := required - used:
             self.fail(key, f"missing placeholder(s) {sorted(missing)}")
         return text
@@ -194,11 +235,38 @@ class _Reader:
         spec = self.mapping(spec, key)
         return Source(
             name=name,
-            counts=self.template(spec.get("counts"), f"{key}.counts", COUNTS_PLACEHOLDERS),
+            counts=self.template(spec.get("counts"), f"{key}.counts", COUNTS_PLACEHOLDERS, frozenset(COUNTS_OPTIONAL)),
             latency=self.template(spec.get("latency"), f"{key}.latency", LATENCY_PLACEHOLDERS),
         )
 
-    def kind(self, plural: str, spec: Any, sources: dict[str, Source]) -> KindSupport:
+    def encoding(self, spec: Any) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for plain, written in self.mapping(spec, "encode_values").items():
+            key = f"encode_values.{plain}"
+            if not (isinstance(plain, str) and isinstance(written, str) and len(plain) == 1 and len(written) == 1):
+                self.fail(key, "map one character of a name to the one character the mesh writes instead")
+            if written in NAME_CHARACTERS:
+                self.fail(key, f"{written!r} can occur in Kubernetes names, so label values could not be decoded")
+            pairs.append((plain, written))
+        if len({written for _, written in pairs}) != len(pairs):
+            self.fail("encode_values", "two characters are encoded the same way, so values could not be decoded")
+        return tuple(pairs)
+
+    def derived(self, name: str, spec: Any) -> DerivedLabel:
+        key = f"derived_labels.{name}"
+        self.label(name, key)
+        spec = self.mapping(spec, key)
+        pattern = self.text(spec.get("match"), f"{key}.match")
+        if pattern.count(VALUE_MARK) != 1:
+            self.fail(f"{key}.match", f"must contain {VALUE_MARK} exactly once")
+        try:
+            re.compile(pattern.replace(VALUE_MARK, "x"))
+        except re.error as exc:
+            self.fail(f"{key}.match", f"not a valid regular expression: {exc}")
+        return DerivedLabel(name, self.label(spec.get("from"), f"{key}.from"), pattern)
+
+    def kind(self, plural: str, spec: Any, sources: dict[str, Source],
+             derived: dict[str, DerivedLabel] | None = None) -> KindSupport:
         key = f"kinds.{plural}"
         kind = BY_PLURAL.get(plural)
         if kind is None:
@@ -210,7 +278,19 @@ class _Reader:
             if direction not in DIRECTIONS:
                 self.fail(f"{key}.edges.{direction}", "edge direction must be 'to' or 'from'")
             edges[direction] = self.view(view, f"{key}.edges.{direction}", sources, kind, peer=True)
-        return KindSupport(kind, self.view(spec.get("resource"), f"{key}.resource", sources, kind), edges)
+            self.derived_made(edges[direction], f"{key}.edges.{direction}", derived or {})
+        resource = self.view(spec.get("resource"), f"{key}.resource", sources, kind)
+        self.derived_made(resource, f"{key}.resource", derived or {})
+        return KindSupport(kind, resource, edges)
+
+    def derived_made(self, view: View, key: str, derived: dict[str, DerivedLabel]) -> None:
+        """A derived label a view names must be created by its source's templates."""
+        for label in view.labels():
+            if label in derived:
+                for measure in ("counts", "latency"):
+                    if f'"{label}"' not in getattr(view.source, measure):
+                        self.fail(f"{key}.source", f"derived label {label!r} is never created by "
+                                  f"sources.{view.source.name}.{measure} (label_replace(..., \"{label}\", ...))")
 
     def view(self, spec: Any, key: str, sources: dict[str, Source], kind: Kind, peer: bool = False) -> View:
         spec = self.mapping(spec, key)
@@ -221,9 +301,11 @@ class _Reader:
         namespace = identity.get("namespace")
         if kind.namespaced and namespace is None:
             self.fail(f"{key}.self.namespace", f"{kind.plural} are namespaced: name the namespace label")
+        kind_label = identity.get("kind_label")
         own = Identity(
             name=self.label(identity.get("name"), f"{key}.self.name"),
             namespace=self.label(namespace, f"{key}.self.namespace") if namespace is not None else None,
+            kind_label=self.label(kind_label, f"{key}.self.kind_label") if kind_label is not None else None,
         )
         if not peer:
             return View(sources[source_name], own)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from . import promql
 from .kinds import Kind
-from .packs import KindSupport, Pack, View
+from .packs import VALUE_MARK, KindSupport, Pack, View
 from .target import Target
 
 QUANTILES = {"p99": 0.99, "p90": 0.9, "p50": 0.5}
@@ -68,18 +68,21 @@ def _supports(pack: Pack, target: Target) -> list[KindSupport]:
 
 
 def _same_series(a: View, b: View) -> bool:
-    return a.source == b.source and a.self == b.self
+    # A kind label in the identity selects each kind's own series.
+    return a.source == b.source and a.self == b.self and a.self.kind_label is None
 
 
 def _view_queries(
     pack: Pack, view: View, kind: Kind, direction: str, target: Target, latency: bool = True
 ) -> list[PlannedQuery]:
-    selector = ", ".join(_matchers(view, target))
+    selector = ", ".join(_matchers(pack, view, kind, target))
     labels = view.labels()
     window = promql.duration(target.window)
     counts_by = ", ".join(labels + [pack.status_label])
     latency_by = ", ".join(labels)
-    queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window), kind, direction, "counts", view)]
+    seconds = promql.number(target.window)
+    queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window, seconds=seconds),
+                            kind, direction, "counts", view)]
     if latency:
         for measure, quantile in QUANTILES.items():
             text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
@@ -87,24 +90,40 @@ def _view_queries(
     return queries
 
 
-def _matchers(view: View, target: Target) -> list[str]:
+def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
     identity = view.self
     matchers = []
+    if identity.kind_label:
+        matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
-        matchers.append(promql.equals(identity.namespace, target.namespace))
+        matchers.append(_equals(pack, identity.namespace, target.namespace))
     if target.name is not None:
-        matchers.append(promql.equals(identity.name, target.name))
+        matchers.append(_equals(pack, identity.name, target.name))
+    elif identity.name in pack.derived:
+        derived = pack.derived[identity.name]
+        matchers.append(promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, ".+")))
     else:
         matchers.append(promql.not_empty(identity.name))
     return matchers
 
 
-def _fill(template: str, selector: str, by: str, window: str, quantile: str = "") -> str:
-    # Only these four placeholders exist (the pack loader rejects any other), and their values are
-    # escaped literals, label names from the pack, a range and a number.
+def _equals(pack: Pack, label: str, value: str) -> str:
+    """A matcher for `label` holding the name `value`, as the mesh writes it: encoded, and for a
+    derived label, as part of the label it is parsed from."""
+    written = pack.encode(value)
+    derived = pack.derived.get(label)
+    if derived is None:
+        return promql.equals(label, written)
+    return promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, promql.regex_escape(written)))
+
+
+def _fill(template: str, selector: str, by: str, window: str, quantile: str = "", seconds: str = "") -> str:
+    # Only these five placeholders exist (the pack loader rejects any other), and their values are
+    # escaped literals, label names from the pack, a range and numbers.
     return (
         template.replace("{{selector}}", selector)
         .replace("{{by}}", by)
         .replace("{{window}}", window)
         .replace("{{quantile}}", quantile)
+        .replace("{{seconds}}", seconds)
     )

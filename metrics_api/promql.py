@@ -12,9 +12,19 @@ def string_literal(value: str) -> str:
     return f'"{escaped}"'
 
 
+def regex_escape(value: str) -> str:
+    """`value` as an RE2 pattern that matches it and nothing else (metacharacters escaped)."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", value)
+
+
 def regex_literal(value: str) -> str:
     """A string literal for `=~` that matches `value` and nothing else (RE2 metacharacters escaped)."""
-    return string_literal(re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", value))
+    return string_literal(regex_escape(value))
+
+
+def matches(label: str, pattern: str) -> str:
+    """`label=~"pattern"`: `pattern` is pack text whose values went through regex_escape."""
+    return f"{label}=~{string_literal(pattern)}"
 
 
 def equals(label: str, value: str) -> str:

@@ -8,6 +8,12 @@ callers included), request_rate = total / window, success_rate = success / total
 the aggregated bucket increases of the mesh's buckets (0 without traffic).
 Edges: ``to`` = flows whose source is in the resource grouped by destination,
 ``from`` = flows whose destination is in the resource grouped by (meshed) source.
+
+Meshes differ in what they can see (tests/test_conformance.py states it per mesh): a resource may be
+measured by its callers only (``meshed_only``: unmeshed callers invisible), an edge's peer may be
+named at another granularity than the resource (``peer_kind``: "Service" = the Service in front of
+the peer's workload, "workload" = the peer's workload), and a mesh may record latencies rounded
+(the renderer's ``observe``, e.g. OSM's whole milliseconds).
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 def buckets(mesh: str) -> tuple[float, ...]:
     return tuple(RENDERERS[mesh].BUCKETS_MS)
+
+
+def observe(mesh: str, ms: float) -> float:
+    """The latency ``mesh`` records for a request of ``ms`` milliseconds."""
+    return getattr(RENDERERS[mesh], "observe", float)(ms)
 
 
 @dataclass(frozen=True, order=True)
@@ -89,12 +100,13 @@ def quantile_ties(q: float, cumulative: Sequence[float], rel: float = 1e-9) -> b
     return any(abs(c - rank) <= rel * total and c < total for c in cumulative[:-1])
 
 
-def bucket_counts(flows: Iterable[Flow], bounds: Sequence[float], window: float) -> list[float]:
-    """Cumulative bucket increases over ``window`` seconds (last entry = +Inf)."""
+def bucket_counts(flows: Iterable[Flow], bounds: Sequence[float], window: float, recorded=float) -> list[float]:
+    """Cumulative bucket increases over ``window`` seconds (last entry = +Inf); ``recorded`` maps a
+    latency to what the mesh records."""
     per = [0.0] * (len(bounds) + 1)
     for fl in flows:
         each = fl.rps * window / len(fl.latencies_ms)
-        for ms in fl.latencies_ms:
+        for ms in map(recorded, fl.latencies_ms):
             b = next((i for i, ub in enumerate(bounds) if ms <= ub), len(bounds))
             per[b] += each
     out, acc = [], 0.0
@@ -109,7 +121,7 @@ def metrics_of(flows: Sequence[Flow], mesh: str, window: float) -> Metrics:
     failure = sum(fl.rps * fl.failure_ratio * window for fl in flows)
     total = sum(fl.rps * window for fl in flows)
     success = total - failure
-    cum = bucket_counts(flows, buckets(mesh), window)
+    cum = bucket_counts(flows, buckets(mesh), window, lambda ms: observe(mesh, ms))
     p50, p90, p99 = (histogram_quantile(q, buckets(mesh), cum) for q in QUANTILES)
     return Metrics(
         success_count=success,
@@ -130,15 +142,20 @@ def contains(ref: Ref, p: PodRef) -> bool:
         return p.namespace == ref.name
     if ref.kind == "Pod":
         return p.namespace == ref.namespace and p.pod == ref.name
+    if ref.kind == "Service":   # every workload of the scenario has one Service in front of it
+        return p.namespace == ref.namespace and p.workload.service == ref.name
     return p.namespace == ref.namespace and p.workload.kind == ref.kind and p.workload.name == ref.name
 
 
 def peer_ref(kind: str, p: PodRef) -> Ref:
-    """The peer of an edge, at the granularity of the queried resource kind."""
+    """The peer of an edge at granularity ``kind``: a resource kind (Namespace, Pod, a workload kind:
+    the peer's own workload), "Service" or "workload"."""
     if kind == "Namespace":
         return Ref.ns(p.namespace)
     if kind == "Pod":
         return Ref("Pod", p.namespace, p.pod)
+    if kind == "Service":
+        return Ref("Service", p.namespace, p.workload.service)
     return Ref(p.workload.kind, p.namespace, p.workload.name)
 
 
@@ -148,6 +165,8 @@ def resources(scenario: Scenario, kind: str, namespace: str | None = None) -> li
         out = {Ref.ns(ns) for ns in scenario.namespaces()}
     elif kind == "Pod":
         out = {Ref("Pod", p.namespace, p.pod) for p in scenario.pods()}
+    elif kind == "Service":
+        out = {Ref("Service", w.namespace, w.service) for w in scenario.workloads}
     else:
         out = {Ref(w.kind, w.namespace, w.name) for w in scenario.workloads if w.kind == kind}
     if namespace is not None:
@@ -155,29 +174,40 @@ def resources(scenario: Scenario, kind: str, namespace: str | None = None) -> li
     return sorted(out)
 
 
-def inbound_flows(scenario: Scenario, ref: Ref) -> list[Flow]:
-    return [fl for fl in scenario.flows if contains(ref, fl.destination)]
+def inbound_flows(scenario: Scenario, ref: Ref, meshed_only: bool = False) -> list[Flow]:
+    return [fl for fl in scenario.flows if contains(ref, fl.destination) and not (meshed_only and fl.source is None)]
 
 
-def resource_metrics(scenario: Scenario, mesh: str, ref: Ref, window: float) -> Metrics:
-    return metrics_of(inbound_flows(scenario, ref), mesh, window)
+def outbound_flows(scenario: Scenario, ref: Ref) -> list[Flow]:
+    return [fl for fl in scenario.flows if fl.source is not None and contains(ref, fl.source)]
 
 
-def edge_groups(scenario: Scenario, ref: Ref) -> dict[tuple[str, Ref], list[Flow]]:
+def resource_metrics(scenario: Scenario, mesh: str, ref: Ref, window: float, meshed_only: bool = False) -> Metrics:
+    return metrics_of(inbound_flows(scenario, ref, meshed_only), mesh, window)
+
+
+def edge_groups(
+    scenario: Scenario, ref: Ref, peer_kinds: dict[str, str] | None = None
+) -> dict[tuple[str, Ref], list[Flow]]:
+    """Flows per (direction, peer); ``peer_kinds`` maps a direction to the peers' granularity
+    (default: the resource's kind)."""
+    peer_kinds = peer_kinds or {}
     groups: dict[tuple[str, Ref], list[Flow]] = {}
     for fl in scenario.flows:
         if fl.source is None:
             continue  # unmeshed callers are never edges
         if contains(ref, fl.source):
-            groups.setdefault(("to", peer_ref(ref.kind, fl.destination)), []).append(fl)
+            groups.setdefault(("to", peer_ref(peer_kinds.get("to", ref.kind), fl.destination)), []).append(fl)
         if contains(ref, fl.destination):
-            groups.setdefault(("from", peer_ref(ref.kind, fl.source)), []).append(fl)
+            groups.setdefault(("from", peer_ref(peer_kinds.get("from", ref.kind), fl.source)), []).append(fl)
     return groups
 
 
-def edges(scenario: Scenario, mesh: str, ref: Ref, window: float) -> list[Edge]:
+def edges(
+    scenario: Scenario, mesh: str, ref: Ref, window: float, peer_kinds: dict[str, str] | None = None
+) -> list[Edge]:
     """Edge items of ``ref``, sorted by (direction, peer)."""
-    groups = edge_groups(scenario, ref)
+    groups = edge_groups(scenario, ref, peer_kinds)
     return [Edge(d, peer, metrics_of(fls, mesh, window)) for (d, peer), fls in sorted(groups.items())]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO
 
 
@@ -50,8 +51,8 @@ class Histogram:
 
 @dataclass(frozen=True)
 class Family:
-    name: str  # counter family "request" → samples "request_total"
-    type: str  # "counter" | "histogram"
+    name: str  # counter family "request" → samples "request_total"; "unknown" family → samples "name"
+    type: str  # "counter" | "unknown" | "histogram"
     help: str
     metrics: Iterable[Counter | Histogram]
 
@@ -65,9 +66,11 @@ def write(out: IO[str], families: Iterable[Family], timestamps: Sequence[int]) -
         out.write(f"# TYPE {fam.name} {fam.type}\n")
         if fam.help:
             out.write(f"# HELP {fam.name} {escape(fam.help)}\n")
-        if fam.type == "counter":
+        if fam.type in ("counter", "unknown"):
+            # Envoy's counters keep their stat names (no `_total`): OpenMetrics calls those "unknown".
+            sample = f"{fam.name}_total" if fam.type == "counter" else fam.name
             for m in fam.metrics:
-                prefix = f"{fam.name}_total{{{m.labels}}} "
+                prefix = f"{sample}{{{m.labels}}} "
                 s, d = m.start, m.inc
                 out.write("".join(f"{prefix}{fmt(s + i * d)} {ts[i]}\n" for i in idx))
                 n_series += 1
@@ -102,17 +105,33 @@ def format_le(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
+def format_go_le(bound: float) -> str:
+    """Upper bound as Go exporters print it (strconv.FormatFloat(v, 'g', -1, 64)): ``0.005``, ``300000``,
+    ``1.8e+06``: client_golang (Hubble) and kuma-dp's re-exported Envoy histograms."""
+    digits_tuple = Decimal(repr(float(bound))).normalize().as_tuple()
+    digits = "".join(map(str, digits_tuple.digits))
+    exponent = len(digits) + digits_tuple.exponent - 1
+    if exponent < -4 or exponent >= 6:   # shortest form: Go switches to %e at exponent 6
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+    return format_le(bound)
+
+
 def linear_histogram(
     labels: str,
     bounds: Sequence[float],
     cells: Iterable[tuple[float, int]],
     base_steps: int,
     offset: int,
+    les: Sequence[str] | None = None,
+    unit_ms: float = 1.0,
 ) -> Histogram:
     """Histogram series from per-step (latency_ms, count) cells.
 
     Each cell starts at ``base_steps * count + offset`` and grows by ``count``
     per sample; a latency falls in the first bucket with ``latency <= bound``.
+    ``les`` spells the bounds as the mesh prints them (default ``format_le``) and
+    ``unit_ms`` is the mesh's unit in ms (1000 for seconds: ``_sum`` is divided by it).
     """
     nb = len(bounds) + 1  # + Inf
     start = [0] * nb
@@ -124,10 +143,10 @@ def linear_histogram(
         for k in range(b, nb):
             start[k] += c0
             inc[k] += c
-        s_sum += ms * c0
-        i_sum += ms * c
-    les = [format_le(b) for b in bounds] + ["+Inf"]
-    return Histogram(labels, les, start, inc, s_sum, i_sum)
+        s_sum += ms * c0 / unit_ms
+        i_sum += ms * c / unit_ms
+    les = list(les) if les is not None else [format_le(b) for b in bounds]
+    return Histogram(labels, les + ["+Inf"], start, inc, s_sum, i_sum)
 
 
 class SeriesSet:

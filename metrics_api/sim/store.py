@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import RENDERERS, openmetrics
@@ -17,7 +18,6 @@ from .scenario import Scenario
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
-OPENMETRICS_FILE = "scenario.om"
 
 
 def render(scenario: Scenario, meshes: Iterable[str], path: str | os.PathLike) -> int:
@@ -45,13 +45,28 @@ def backfill(openmetrics_path: str | os.PathLike, data_dir: str | os.PathLike, p
 def write_scenario(
     scenario: Scenario, meshes: Iterable[str], data_dir: str | os.PathLike, *, keep_file: bool = False
 ) -> None:
-    """Render ``meshes`` into one OpenMetrics file next to ``data_dir`` and backfill it."""
+    """Render and backfill each mesh on its own (in parallel, one process per CPU) into ``data_dir``.
+
+    Each mesh becomes its own blocks; Prometheus (2.39+) queries overlapping blocks as one. The
+    OpenMetrics files (``<mesh>.om``) are deleted unless ``keep_file``."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / OPENMETRICS_FILE
-    render(scenario, list(meshes), path)
+    meshes = list(meshes)
+    with ProcessPoolExecutor(max_workers=min(len(meshes), os.cpu_count() or 1) or 1) as pool:
+        jobs = [pool.submit(_write_mesh, scenario, mesh, data_dir, keep_file) for mesh in meshes]
+        for job in jobs:
+            job.result()
+
+
+def _write_mesh(scenario: Scenario, mesh: str, data_dir: Path, keep_file: bool) -> None:
+    path = data_dir / f"{mesh}.om"
+    blocks = data_dir / f".{mesh}.blocks"
+    render(scenario, [mesh], path)
     try:
-        backfill(path, data_dir)
+        backfill(path, blocks)
+        for block in blocks.iterdir():
+            block.rename(data_dir / block.name)
+        blocks.rmdir()
     finally:
         if not keep_file:
             path.unlink(missing_ok=True)
