@@ -4,13 +4,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ssl
 import sys
+from pathlib import Path
 
 from . import __version__, packs
+from .certs import ensure_self_signed, service_hosts
 from .config import ConfigError, Settings, add_flags, settings_from
 from .detect import DetectionError, detect
+from .kube.cluster import Cluster
 from .prometheus import PrometheusClient
 from .server import Server, run
+from .tls import ServingTls
 
 log = logging.getLogger("metrics_api")
 
@@ -41,13 +46,31 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(settings: Settings) -> int:
-    if not settings.local:
-        raise ConfigError("Kubernetes integration (delegated authentication and authorization) is not available "
-                          "in this build; run with --local")
     pack = await _pack(settings)
-    log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
-    await run(Server(settings, pack, PrometheusClient(settings.prometheus_url)))
+    tls = _serving_tls(settings)
+    if settings.local:
+        log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
+        await run(Server(settings, pack, PrometheusClient.for_settings(settings)), tls)
+        return 0
+    cluster = await Cluster.connect(settings, pack, tls)
+    try:
+        await run(Server(settings, pack, PrometheusClient.for_settings(settings), gate=cluster.gate,
+                         workloads=cluster.workloads), tls)
+    finally:
+        await cluster.close()
     return 0
+
+
+def _serving_tls(settings: Settings) -> ServingTls:
+    if settings.tls_cert_file and settings.tls_private_key_file:
+        cert, key = Path(settings.tls_cert_file), Path(settings.tls_private_key_file)
+    else:
+        hosts = service_hosts(settings.service_name, settings.service_namespace)
+        cert, key = ensure_self_signed(Path(settings.cert_dir), hosts)
+    try:
+        return ServingTls(cert, key, settings.reload_interval)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the serving certificate {cert} with key {key}: {exc}") from None
 
 
 async def _pack(settings: Settings) -> packs.Pack:

@@ -1,4 +1,4 @@
-"""Serving certificates: a generated self-signed pair when none is given, and the TLS context."""
+"""Serving certificates: a generated CA and serving pair when none is given, and the TLS context."""
 from __future__ import annotations
 
 import datetime
@@ -12,36 +12,73 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
-CERT_NAME, KEY_NAME = "apiserver.crt", "apiserver.key"
+CERT_NAME, KEY_NAME, CA_NAME = "apiserver.crt", "apiserver.key", "ca.crt"
 
 
 def ensure_self_signed(cert_dir: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> tuple[Path, Path]:
-    """The pair in `cert_dir`, generated when absent, expiring within a day, or missing a host."""
+    """A serving pair in `cert_dir` signed by a self-signed CA generated with it, as kube's
+    MaybeDefaultWithSelfSignedCerts does. The CA (`ca_file(cert_dir)`) is what a client or an APIService
+    `caBundle` trusts. Regenerated when absent, expiring within a day, or missing a host."""
     cert_dir.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = cert_dir / CERT_NAME, cert_dir / KEY_NAME
-    if cert_path.exists() and key_path.exists() and _still_good(cert_path, hosts):
+    cert_path, key_path, ca_path = cert_dir / CERT_NAME, cert_dir / KEY_NAME, ca_file(cert_dir)
+    if cert_path.exists() and key_path.exists() and ca_path.exists() and _still_good(cert_path, ca_path, hosts):
         return cert_path, key_path
-    key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"smi-metrics-api@{int(now.timestamp())}")])
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"smi-metrics-api-ca@{int(now.timestamp())}")])
+    ca = (
+        _builder(ca_name, ca_name, ca_key, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
     certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=365))
+        _builder(name, ca_name, key, now)
         .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
     key_path.touch(mode=0o600)
     key_path.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+def ca_file(cert_dir: Path) -> Path:
+    return cert_dir / CA_NAME
+
+
+def service_hosts(service: str, namespace: str) -> tuple[str, ...]:
+    """The names the aggregator (and anyone in the cluster) may use for the Service, then loopback."""
+    return (f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local", f"{service}.{namespace}",
+            service, *DEFAULT_HOSTS)
+
+
+def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey,
+             now: datetime.datetime) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+    )
+
+
+def _key_usage(cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
+                         crl_sign=cert_sign, encipher_only=False, decipher_only=False)
 
 
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
@@ -59,9 +96,11 @@ def _san(host: str) -> x509.GeneralName:
         return x509.DNSName(host)
 
 
-def _still_good(cert_path: Path, hosts: tuple[str, ...]) -> bool:
+def _still_good(cert_path: Path, ca_path: Path, hosts: tuple[str, ...]) -> bool:
     try:
         certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if certificate.issuer != x509.load_pem_x509_certificate(ca_path.read_bytes()).subject:
+            return False
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, x509.ExtensionNotFound):
         return False

@@ -13,6 +13,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+from .kinds import is_dns1123_label
+
 ENV_PREFIX = "SMI_METRICS_"
 
 
@@ -30,10 +32,23 @@ class Settings:
     tls_private_key_file: str | None = None
     cert_dir: str | None = None
     kubeconfig: str | None = None
+    service_name: str = "smi-metrics-api"
+    service_namespace: str = "smi-metrics"
+    write_ca_bundle: bool = False
+    reload_interval: float = 10.0
     local: bool = False
     cache_ttl: float = 5.0
     request_timeout: float = 10.0
     log_level: str = "info"
+    # Limits and degradation (docs/operations.md).
+    cache_max_entries: int = 4096
+    cache_max_bytes: int = 64 << 20
+    stale_if_error: float = 0.0
+    max_in_flight: int = 400
+    max_prometheus_queries: int = 32
+    max_prometheus_response_bytes: int = 64 << 20
+    shutdown_delay: float = 0.0
+    drain_timeout: float = 20.0
 
 
 # flag → (type, help). Defaults come from Settings.
@@ -46,10 +61,25 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "tls-private-key-file": (str, "serving private key (PEM)"),
     "cert-dir": (str, "where a generated self-signed pair is kept; default: a temporary directory"),
     "kubeconfig": (str, "Kubernetes access; default: in-cluster configuration"),
+    "service-name": (str, "our Service's name: the generated serving certificate is for <name>.<namespace>.svc"),
+    "service-namespace": (str, "our Service's namespace (see --service-name)"),
+    "write-ca-bundle": (bool, "put the generated CA into the APIService's caBundle (needs patch on apiservices)"),
+    "reload-interval": (float, "seconds between re-reads of the certificate files and the cluster's authentication "
+                               "ConfigMap"),
     "local": (bool, "try-it mode: loopback only, no Kubernetes access, no authentication"),
     "cache-ttl": (float, "seconds a Prometheus result is reused (0 disables the cache)"),
     "request-timeout": (float, "seconds a request may wait for Prometheus"),
     "log-level": (str, "debug, info, warning or error"),
+    "cache-max-entries": (int, "most Prometheus results kept in the cache"),
+    "cache-max-bytes": (int, "most bytes kept by each of the two caches (Prometheus results, rendered answers)"),
+    "stale-if-error": (float, "seconds a cached answer may still be served, with a Warning header, while "
+                              "Prometheus fails (0: never)"),
+    "max-in-flight": (int, "most API requests served at once; the excess gets 429 with Retry-After"),
+    "max-prometheus-queries": (int, "most queries sent to Prometheus at once"),
+    "max-prometheus-response-bytes": (int, "largest Prometheus answer read; a larger one fails the request (500)"),
+    "shutdown-delay": (float, "seconds to keep serving, with /readyz failing, after SIGTERM before closing "
+                              "the listener"),
+    "drain-timeout": (float, "seconds in-flight requests may take to finish once the listener is closed"),
     "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
 }
 
@@ -114,6 +144,20 @@ def _validate(values: dict[str, Any]) -> Settings:
     for key in ("cache_ttl", "request_timeout"):
         if converted.get(key, 0) < 0 or (key == "request_timeout" and converted.get(key, 1) == 0):
             raise ConfigError(f"--{key.replace('_', '-')} must be positive")
+    for key in ("stale_if_error", "shutdown_delay", "drain_timeout"):
+        if converted.get(key, 0) < 0:
+            raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
+    for key in ("cache_max_entries", "cache_max_bytes", "max_in_flight", "max_prometheus_queries",
+                "max_prometheus_response_bytes"):
+        if converted.get(key, 1) < 1:
+            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1")
+    if not 0 < converted.get("reload_interval", Settings.reload_interval) <= 60:
+        raise ConfigError("--reload-interval must be more than 0 and at most 60 seconds")
+    for key in ("service_name", "service_namespace"):
+        if key in converted and not is_dns1123_label(converted[key]):
+            raise ConfigError(f"--{key.replace('_', '-')} {converted[key]!r} is not a valid Kubernetes name")
+    if converted.get("write_ca_bundle") and (converted.get("tls_cert_file") or converted.get("local")):
+        raise ConfigError("--write-ca-bundle writes the generated CA: it goes with neither --tls-cert-file nor --local")
     if bool(converted.get("tls_cert_file")) != bool(converted.get("tls_private_key_file")):
         raise ConfigError("--tls-cert-file and --tls-private-key-file go together")
     if converted.get("local"):

@@ -31,11 +31,14 @@ class Reply:
 
 
 class ServerProcess:
-    def __init__(self, prometheus_url: str, *extra: str, cert_dir: Path, env: dict[str, str] | None = None):
+    def __init__(self, prometheus_url: str, *extra: str, cert_dir: Path, env: dict[str, str] | None = None,
+                 local: bool = True):
+        """`local=False`: cluster mode; pass `--kubeconfig` and `--bind-address 127.0.0.1` in `extra`."""
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.log_path = cert_dir / f"server-{self.port}.log"
-        args = [sys.executable, "-m", "metrics_api", "serve", "--local", "--prometheus-url", prometheus_url,
+        mode = ["--local"] if local else []
+        args = [sys.executable, "-m", "metrics_api", "serve", *mode, "--prometheus-url", prometheus_url,
                 "--secure-port", str(self.port), "--cert-dir", str(cert_dir), *extra]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
@@ -55,10 +58,11 @@ class ServerProcess:
         raise RuntimeError(f"server not healthy within {timeout}s: {self.log_path.read_text()[-2000:]}")
 
     def get(self, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-            timeout: float = 30.0) -> Reply:
+            timeout: float = 30.0, tls: ssl.SSLContext | None = None) -> Reply:
+        """`tls`: a client context (e.g. presenting a client certificate); default: no certificate."""
         request = urllib.request.Request(self.url + path, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, context=_INSECURE, timeout=timeout) as response:
+            with urllib.request.urlopen(request, context=tls or _INSECURE, timeout=timeout) as response:
                 return Reply(response.status, dict(response.headers), response.read())
         except urllib.error.HTTPError as error:
             return Reply(error.code, dict(error.headers), error.read())

@@ -1,0 +1,55 @@
+"""--write-ca-bundle: put the generated CA into our APIService's `spec.caBundle` so the aggregator
+verifies us (no insecureSkipTLSVerify). Each replica generates its own CA, so the bundle keeps the
+newest few CAs instead of replacing them; writes are conditional on the resourceVersion read."""
+from __future__ import annotations
+
+import base64
+import datetime
+import logging
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from .. import GROUP, VERSION
+from .client import Kube, KubeError
+
+log = logging.getLogger("metrics_api.kube")
+
+APISERVICE_PATH = f"/apis/apiregistration.k8s.io/v1/apiservices/{VERSION}.{GROUP}"
+KEEP = 4          # CAs kept in the bundle: enough for every replica of a rolling update
+ATTEMPTS = 5
+
+
+async def write_ca_bundle(kube: Kube, ca_pem: bytes) -> None:
+    ours = x509.load_pem_x509_certificate(ca_pem)
+    for _ in range(ATTEMPTS):
+        apiservice = await kube.get(APISERVICE_PATH)
+        bundle = base64.b64decode((apiservice.get("spec") or {}).get("caBundle") or "")
+        merged = merge(bundle, ours)
+        if merged == bundle:
+            return
+        patch = {"metadata": {"resourceVersion": (apiservice.get("metadata") or {}).get("resourceVersion")},
+                 "spec": {"caBundle": base64.b64encode(merged).decode()}}
+        try:
+            await kube.merge_patch(APISERVICE_PATH, patch)
+        except KubeError as exc:
+            if exc.status == 409:   # another replica wrote first: merge again
+                continue
+            raise
+        log.info("APIService %s.%s now trusts our CA %s", VERSION, GROUP, ours.subject.rfc4514_string())
+        return
+    raise KubeError(409, f"APIService {VERSION}.{GROUP}: caBundle kept changing, gave up after {ATTEMPTS} attempts")
+
+
+def merge(bundle: bytes, ours: x509.Certificate) -> bytes:
+    """`bundle` with `ours` in it, unexpired CAs only, the newest KEEP of them. Unchanged when nothing changes."""
+    try:
+        present = x509.load_pem_x509_certificates(bundle) if bundle.strip() else []
+    except ValueError:
+        present = []   # not PEM: replace it
+    if ours in present:
+        return bundle
+    now = datetime.datetime.now(datetime.timezone.utc)
+    kept = [ca for ca in present if ca.not_valid_after_utc > now] + [ours]
+    kept = sorted(kept, key=lambda ca: ca.not_valid_before_utc)[-KEEP:]
+    return b"".join(ca.public_bytes(Encoding.PEM) for ca in kept)

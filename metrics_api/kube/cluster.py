@@ -1,0 +1,54 @@
+"""Cluster mode, assembled: Kubernetes access, the authentication settings kept current (and their
+client CAs trusted by the TLS context), the Gate, workload lookups and the optional caBundle write."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubernetes_asyncio.config import ConfigException
+
+from ..certs import ca_file
+from ..config import ConfigError, Settings
+from ..packs import Pack
+from ..tls import ServingTls
+from .authconfig import AuthConfigSource
+from .authn import Authenticator
+from .authz import Authorizer
+from .cabundle import write_ca_bundle
+from .client import Kube, KubeError
+from .gate import KubeGate
+from .inventory import Inventory
+from .tokens import TokenReviewer
+from .workloads import WorkloadLookup
+
+
+@dataclass
+class Cluster:
+    kube: Kube
+    auth: AuthConfigSource
+    gate: KubeGate
+    workloads: WorkloadLookup
+
+    @classmethod
+    async def connect(cls, settings: Settings, pack: Pack, tls: ServingTls) -> Cluster:
+        """Raises ConfigError (one line for the user) when the cluster cannot be used."""
+        try:
+            kube = await Kube.connect(settings.kubeconfig)
+        except (ConfigException, OSError) as exc:
+            where = f"--kubeconfig {settings.kubeconfig}" if settings.kubeconfig else "the in-cluster configuration"
+            raise ConfigError(f"cannot load Kubernetes access from {where}: {exc}") from None
+        auth = AuthConfigSource(kube, settings.reload_interval)
+        auth.on_change.append(lambda config: tls.trust_client_cas(config.ca_pem()))
+        try:
+            await auth.start()
+            if settings.write_ca_bundle:
+                await write_ca_bundle(kube, ca_file(Path(settings.cert_dir)).read_bytes())
+        except (KubeError, ValueError) as exc:
+            await kube.close()
+            raise ConfigError(f"Kubernetes: {exc}") from None
+        gate = KubeGate(Authenticator(auth, TokenReviewer(kube)), Authorizer(kube))
+        return cls(kube, auth, gate, WorkloadLookup(Inventory(kube), pack))
+
+    async def close(self) -> None:
+        await self.auth.stop()
+        await self.kube.close()

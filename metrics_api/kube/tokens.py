@@ -1,0 +1,34 @@
+"""Bearer tokens, checked with a TokenReview. Answers (valid or not) are cached 10 s under an HMAC of
+the token, never the token itself; concurrent reviews of one token are coalesced into one call."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from .client import Kube
+from .identity import User, extra_of
+from .singleflight import CoalescingCache
+
+TOKENREVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
+
+
+class TokenReviewer:
+    def __init__(self, kube: Kube, ttl: float = 10.0) -> None:
+        self._kube = kube
+        self._key = secrets.token_bytes(32)   # per process: cache keys mean nothing outside it
+        self.cache: CoalescingCache[User | None] = CoalescingCache(ttl)
+
+    async def review(self, token: str) -> User | None:
+        """The token's user, or None when the cluster says it is not valid. KubeError when it cannot say."""
+        key = hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+        return await self.cache.get(key, lambda: self._ask(token))
+
+    async def _ask(self, token: str) -> User | None:
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+        status = (await self._kube.create(TOKENREVIEWS, review)).get("status") or {}
+        user = status.get("user") or {}
+        if not status.get("authenticated") or not user.get("username"):
+            return None
+        return User(name=user["username"], uid=user.get("uid", ""), groups=tuple(user.get("groups") or ()),
+                    extra=extra_of(user.get("extra") or {}))
