@@ -443,3 +443,42 @@ def test_kind_blind_mesh_gets_real_kinds_from_the_cluster(istio):
     peers = {(i["edge"]["direction"], i["edge"]["resource"]["kind"], i["edge"]["resource"]["name"])
              for i in edges["items"]}
     assert ("to", "StatefulSet", "db") in peers and ("to", "Deployment", "gateway") in peers
+
+
+# ---------------------------------------------------------------- cost
+
+def timed(client: Client, path: str, headers_for, n: int) -> list[float]:
+    took = []
+    for i in range(n):
+        started = time.perf_counter()
+        code, _ = client.get(path, headers_for(i))
+        took.append((time.perf_counter() - started) * 1000)
+        assert code == 200
+    return sorted(took)
+
+
+def test_cost_of_authentication_and_authorization(api_server, cluster_server, proxy_cert, stub):
+    """Per-request cost on the discovery document (pre-serialized, so the difference is authn + authz):
+    --local (no auth) vs cluster mode with a cached decision vs a new user per request (a SubjectAccessReview
+    round trip to the stub on loopback each time)."""
+    n = 300
+    local = Client(api_server("linkerd"))
+    proxied = Client(cluster_server("linkerd"), proxy_cert)
+    timed(local, P, lambda i: [], 20)   # warm both connections
+    timed(proxied, P, lambda i: as_user("warm"), 20)
+    cached_user = fresh_user("cost")
+    stub.subject_access_reviews.clear()
+    results = {
+        "local (no auth)": timed(local, P, lambda i: [], n),
+        "front proxy, cached decision": timed(proxied, P, lambda i: as_user(cached_user, "g"), n),
+        "front proxy, new user (SAR each)": timed(proxied, P, lambda i: as_user(fresh_user("cost"), "g"), n),
+    }
+    assert len(stub.subject_access_reviews) == 1 + n   # one for the cached user, then one per new user
+    report = {name: (ms[n // 2], ms[int(n * 0.99)]) for name, ms in results.items()}
+    print("\nauthn/authz cost, ms per request (median, p99) over", n, "keep-alive requests:")
+    for name, (median, p99) in report.items():
+        print(f"  {name:34s} {median:6.2f} {p99:6.2f}")
+    base = report["local (no auth)"][0]
+    print(f"  overhead: cached {report['front proxy, cached decision'][0] - base:+.2f} ms, "
+          f"uncached {report['front proxy, new user (SAR each)'][0] - base:+.2f} ms (median)")
+    assert report["front proxy, cached decision"][0] < base + 5
