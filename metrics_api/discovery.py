@@ -21,6 +21,9 @@ def resource_list(pack: Pack) -> dict:
         resources.append(_resource(plural, kind.singular, kind.namespaced, ["get", "list"]))
         if support.edges:
             resources.append(_resource(f"{plural}/edges", "", kind.namespaced, ["get"]))
+    # Last on purpose: kubectl maps a resource to its kind and the kind back to the LAST resource listed
+    # for it; every resource here is a TrafficMetrics, so `kubectl get <any plural>.metrics.smi-spec.io`
+    # lands on this one, the whole-mesh table (docs/kubectl.md).
     if any(pack.support(k.plural) for k in WORKLOAD_KINDS):
         resources.append(_resource(TRAFFICMETRICS, "trafficmetrics", True, ["get", "list"]))
         if any(pack.support(k.plural).edges for k in WORKLOAD_KINDS if pack.support(k.plural)):

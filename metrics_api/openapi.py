@@ -205,22 +205,17 @@ def _operation(op: Operation, v3: bool, ref: str) -> dict[str, Any]:
 
 def swagger_v2(pack: Pack) -> dict[str, Any]:
     ref = "#/definitions/"
-    return {
-        "swagger": "2.0",
-        "info": {"title": "SMI Traffic Metrics API", "version": __version__},
-        "paths": {op.path: {"get": _operation(op, False, ref)} for op in operations(pack)},
-        "definitions": schemas(ref),
-    }
+    return {"swagger": "2.0", **_info_and_paths(pack, False, ref), "definitions": schemas(ref)}
 
 
 def openapi_v3(pack: Pack) -> dict[str, Any]:
     ref = "#/components/schemas/"
-    return {
-        "openapi": "3.0.0",
-        "info": {"title": "SMI Traffic Metrics API", "version": __version__},
-        "paths": {op.path: {"get": _operation(op, True, ref)} for op in operations(pack)},
-        "components": {"schemas": schemas(ref)},
-    }
+    return {"openapi": "3.0.0", **_info_and_paths(pack, True, ref), "components": {"schemas": schemas(ref)}}
+
+
+def _info_and_paths(pack: Pack, v3: bool, ref: str) -> dict[str, Any]:
+    return {"info": {"title": "SMI Traffic Metrics API", "version": __version__},
+            "paths": {op.path: {"get": _operation(op, v3, ref)} for op in operations(pack)}}
 
 
 class OpenApi:
