@@ -8,7 +8,7 @@ import ssl
 import sys
 from pathlib import Path
 
-from . import __version__, packs
+from . import __version__, packs, tools
 from .certs import ensure_self_signed, service_hosts
 from .config import ConfigError, Settings, add_flags, settings_from
 from .detect import DetectionError, detect
@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run a demo: generated mesh traffic in a real Prometheus + the server")
     demo.add_argument("--mesh", default="linkerd", help="which mesh's series to generate and serve")
     demo.add_argument("--secure-port", type=int, default=6443)
+    tools.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command == "queries":
+        return tools.run(args)
     if args.command == "demo":
         from .demo import run_demo
         return run_demo(args.mesh, args.secure_port)
@@ -74,9 +77,12 @@ def _serving_tls(settings: Settings) -> ServingTls:
 
 
 async def _pack(settings: Settings) -> packs.Pack:
+    if settings.query_packs:
+        for pack in packs.use_overrides(settings.query_packs):
+            log.info("query pack %s from %s replaces the shipped one", pack.name, pack.path)
     if settings.mesh != "auto":
         return packs.load(settings.mesh)
-    client = PrometheusClient(settings.prometheus_url)
+    client = PrometheusClient.for_settings(settings)
     await client.start()
     try:
         pack = await detect(client, settings.request_timeout)

@@ -40,6 +40,15 @@ class Settings:
     cache_ttl: float = 5.0
     request_timeout: float = 10.0
     log_level: str = "info"
+    # The metrics store (docs/stores.md) and user query packs (docs/meshes.md).
+    prometheus_header: tuple[str, ...] = ()
+    prometheus_bearer_token_file: str | None = None
+    prometheus_username: str | None = None
+    prometheus_password_file: str | None = None
+    prometheus_ca_file: str | None = None
+    prometheus_cert_file: str | None = None
+    prometheus_key_file: str | None = None
+    query_packs: str | None = None
     # Limits and degradation (docs/operations.md).
     cache_max_entries: int = 4096
     cache_max_bytes: int = 64 << 20
@@ -80,6 +89,16 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "shutdown-delay": (float, "seconds to keep serving, with /readyz failing, after SIGTERM before closing "
                               "the listener"),
     "drain-timeout": (float, "seconds in-flight requests may take to finish once the listener is closed"),
+    "prometheus-header": (tuple, "extra header sent to the store, 'Name: value' (repeatable; in the environment "
+                                 "one per line), e.g. 'X-Scope-OrgID: team-a'"),
+    "prometheus-bearer-token-file": (str, "file holding a bearer token for the store (re-read when it changes)"),
+    "prometheus-username": (str, "basic-auth user for the store (with --prometheus-password-file)"),
+    "prometheus-password-file": (str, "file holding the basic-auth password (re-read when it changes)"),
+    "prometheus-ca-file": (str, "CA bundle (PEM) that signs the store's https certificate"),
+    "prometheus-cert-file": (str, "client certificate (PEM) presented to the store"),
+    "prometheus-key-file": (str, "private key (PEM) of --prometheus-cert-file"),
+    "query-packs": (str, "a query pack YAML file or a directory of them (e.g. a ConfigMap mount), validated at "
+                         "start; a pack there replaces the shipped pack of the same mesh name"),
     "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
 }
 
@@ -88,6 +107,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     for flag, (kind, help_text) in FLAGS.items():
         if kind is bool:
             parser.add_argument(f"--{flag}", action="store_const", const=True, default=None, help=help_text)
+        elif kind is tuple:
+            parser.add_argument(f"--{flag}", action="append", default=None, metavar="VALUE", help=help_text)
         else:
             parser.add_argument(f"--{flag}", type=str, default=None, metavar=flag.split("-")[-1].upper(),
                                 help=help_text)
@@ -182,6 +203,11 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
         if str(value).lower() in ("0", "false", "no", "off", ""):
             return False
         raise ConfigError(f"{flag}: {value!r} is not a boolean")
+    if kind is tuple:   # repeatable: a list (flags, config file) or one value per line (environment)
+        values = value.splitlines() if isinstance(value, str) else value
+        if not isinstance(values, (list, tuple)):
+            raise ConfigError(f"{flag}: {value!r} is not a list")
+        return tuple(str(v).strip() for v in values if str(v).strip())
     try:
         return kind(value)
     except (TypeError, ValueError):

@@ -1,33 +1,62 @@
-"""`--mesh auto`: pick the query pack whose series are present in Prometheus."""
+"""`--mesh auto`: pick the query pack whose series are present in Prometheus.
+
+Each pack names a `detect` selector that only its mesh's series match. Detection asks the store's
+metadata API (`/api/v1/labels?match[]=<selector>` over the last LOOKBACK seconds: label names only,
+no samples) once per pack, concurrently, and remembers the answer per store URL for CACHE_SECONDS.
+Rule when several meshes match: none is guessed; detection fails naming every candidate, and the
+operator passes `--mesh NAME` (a cluster migrating between meshes has both sets of series).
+"""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Sequence
 
 from . import packs
 from .errors import ApiError
 from .packs import Pack
 from .prometheus import PrometheusClient
 
+log = logging.getLogger("metrics_api")
+LOOKBACK = 3600.0
+CACHE_SECONDS = 60.0
+_cache: dict[str, tuple[float, str]] = {}   # store URL → (monotonic time, detected pack name)
+
 
 class DetectionError(RuntimeError):
     pass
 
 
-async def detect(client: PrometheusClient, timeout: float = 10.0) -> Pack:
-    candidates = [packs.load(name) for name in packs.available()]
-    now = time.time()
-    try:
-        found = await asyncio.gather(*(client.query(f"count({p.detect})", now, timeout) for p in candidates))
-    except ApiError as error:
-        raise DetectionError(f"--mesh auto: cannot ask Prometheus which mesh it holds: {error.message}") from None
-    present = [pack for pack, result in zip(candidates, found) if result]
+def candidates() -> list[Pack]:
+    return [packs.load(name) for name in packs.available()]
+
+
+def choose(present: Sequence[Pack], looked_at: Sequence[Pack], store: str) -> Pack:
+    """The one pack present, or a DetectionError naming what was found (or looked for)."""
     if len(present) == 1:
         return present[0]
     if not present:
         raise DetectionError(
-            f"--mesh auto: no known mesh's series in {client.base_url} (looked for "
-            + "; ".join(f"{p.name}: {p.detect}" for p in candidates) + "); pass --mesh NAME")
+            f"--mesh auto: no known mesh's series in {store} (looked for "
+            + "; ".join(f"{p.name}: {p.detect}" for p in looked_at) + "); pass --mesh NAME")
     raise DetectionError(
-        f"--mesh auto: series of several meshes found ({', '.join(p.name for p in present)}); "
+        f"--mesh auto: series of several meshes found in {store} ({', '.join(p.name for p in present)}); "
         "pass --mesh NAME to choose one")
+
+
+async def detect(client: PrometheusClient, timeout: float = 10.0) -> Pack:
+    cached = _cache.get(client.base_url)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return packs.load(cached[1])
+    looked_at = candidates()
+    now = time.time()
+    try:
+        found = await asyncio.gather(*(client.series_exist(p.detect, now - LOOKBACK, now, timeout) for p in looked_at))
+    except ApiError as error:
+        raise DetectionError(f"--mesh auto: cannot ask {client.base_url} which mesh it holds: {error.message}") from None
+    for pack, exists in zip(looked_at, found):
+        log.info("--mesh auto: %s series (%s) %s", pack.name, pack.detect, "present" if exists else "absent")
+    pack = choose([p for p, exists in zip(looked_at, found) if exists], looked_at, client.base_url)
+    _cache[client.base_url] = (time.monotonic(), pack.name)
+    return pack

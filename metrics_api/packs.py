@@ -137,14 +137,42 @@ def queries_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "queries"
 
 
+# mesh name → user pack file (--query-packs), preferred over the shipped pack of that name
+_overrides: dict[str, Path] = {}
+
+
+def use_overrides(file_or_directory: str) -> list[Pack]:
+    """Register user packs: one YAML file, or every *.yaml/*.yml in a directory (a ConfigMap mount).
+    Each is validated now (a PackError names file, key and problem); each then replaces the shipped
+    pack with the same `mesh` name, or adds a new one."""
+    path = Path(file_or_directory)
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        raise PackError(f"{path}: --query-packs: no such file or directory")
+    if not files:
+        raise PackError(f"{path}: --query-packs: no *.yaml query pack in this directory")
+    loaded = [load(str(file.resolve())) for file in files]
+    names = [pack.name for pack in loaded]
+    if duplicates := sorted({n for n in names if names.count(n) > 1}):
+        raise PackError(f"{path}: --query-packs: several files define mesh {', '.join(duplicates)}")
+    for file, pack in zip(files, loaded):
+        _overrides[pack.name] = file.resolve()
+    return loaded
+
+
 def available() -> list[str]:
-    return sorted(p.stem for p in queries_dir().glob("*.yaml"))
+    return sorted({p.stem for p in queries_dir().glob("*.yaml")} | set(_overrides))
 
 
 def load(name_or_file: str) -> Pack:
-    """A pack by name (`linkerd`) from `queries/`, or from a YAML file path."""
+    """A pack by name (`linkerd`: a user override, else from `queries/`), or from a YAML file path."""
     path = Path(name_or_file)
-    if not (name_or_file.endswith((".yaml", ".yml")) or os.sep in name_or_file):
+    if name_or_file in _overrides:
+        path = _overrides[name_or_file]
+    elif not (name_or_file.endswith((".yaml", ".yml")) or os.sep in name_or_file):
         path = queries_dir() / f"{name_or_file}.yaml"
         if not path.exists():
             raise PackError(f"unknown mesh {name_or_file!r}: known packs are {', '.join(available())}")

@@ -7,7 +7,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from .config import Settings
 from .errors import ApiError, internal, upstream_timeout, upstream_unavailable
+from .store_access import StoreAccess, store_access
 
 Series = dict[str, Any]   # {"metric": {label: value}, "value": [timestamp, "number"]}
 
@@ -15,16 +17,31 @@ Series = dict[str, Any]   # {"metric": {label: value}, "value": [timestamp, "num
 class PrometheusClient:
     """One pooled aiohttp session; queries are POSTed as form bodies so no URL limit applies."""
 
-    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 64) -> None:
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 64,
+                 max_concurrency: int = 32, max_body_bytes: int = 64 << 20,
+                 access: StoreAccess | None = None) -> None:
+        self.base_url = base_url.rstrip("/")   # may end in a path prefix: /select/0/prometheus
+        self._access = access or StoreAccess()
         self._headers = headers or {}
         self._max_connections = max_connections
+        # Queries wait here (within their budget) rather than pile up at Prometheus.
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_body_bytes = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> PrometheusClient:
+        return cls(settings.prometheus_url, max_concurrency=settings.max_prometheus_queries,
+                   max_body_bytes=settings.max_prometheus_response_bytes, access=store_access(settings))
 
     async def start(self) -> None:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=60)
-            self._session = aiohttp.ClientSession(connector=connector, headers=self._headers)
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=60,
+                                             ssl=self._access.ssl_context or True)
+            # identity: gzip costs Prometheus and us more CPU than it saves on a cluster network
+            # (measured: a cold request took twice as long with it, tests/perf/RESULTS.md).
+            headers = {"Accept-Encoding": "identity", **self._headers}
+            self._session = aiohttp.ClientSession(connector=connector, headers=headers)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -40,6 +57,11 @@ class PrometheusClient:
             raise internal(f"Prometheus returned a {data.get('resultType')!r} result for an instant vector query")
         return data.get("result") or []
 
+    async def series_exist(self, selector: str, start: float, end: float, timeout: float) -> bool:
+        """Whether any series matches `selector` in [start, end]: a metadata query (label names only)."""
+        form = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        return bool(await self._post("/api/v1/labels", form, timeout))
+
     async def ready(self, timeout: float = 2.0) -> bool:
         try:
             await self._post("/api/v1/query", {"query": "1"}, timeout)
@@ -52,14 +74,33 @@ class PrometheusClient:
         url = self.base_url + path
         try:
             async with asyncio.timeout(timeout):
-                async with self._session.post(url, data=form) as response:
-                    body = await response.read()
+                async with self._slots, self._session.post(
+                        url, data=form, headers=self._access.request_headers()) as response:
+                    body = await self._read_bounded(response)
                     status = response.status
         except TimeoutError:
             raise upstream_timeout(f"Prometheus at {self.base_url} did not answer within {timeout:.1f}s") from None
         except aiohttp.ClientError as exc:
             raise upstream_unavailable(f"Prometheus at {self.base_url} is unreachable: {exc}") from None
         return _decode(self.base_url, status, body)
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, or a 500 as soon as it exceeds the bound: an answer that big is a query matching
+        far more series than any traffic view should, and must not take the server's memory with it."""
+        limit = self._max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise self._too_big()
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise self._too_big()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self) -> ApiError:
+        return internal(f"Prometheus at {self.base_url} answered more than {self._max_body_bytes} bytes "
+                        "(--max-prometheus-response-bytes)")
 
 
 def _decode(base_url: str, status: int, body: bytes) -> dict[str, Any]:
