@@ -60,7 +60,7 @@ class PrometheusClient:
     async def series_exist(self, selector: str, start: float, end: float, timeout: float) -> bool:
         """Whether any series matches `selector` in [start, end]: a metadata query (label names only)."""
         form = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
-        return bool(await self._post("/api/v1/labels", form, timeout))
+        return matched(await self._post("/api/v1/labels", form, timeout))
 
     async def ready(self, timeout: float = 2.0) -> bool:
         try:
@@ -101,6 +101,12 @@ class PrometheusClient:
     def _too_big(self) -> ApiError:
         return internal(f"Prometheus at {self.base_url} answered more than {self._max_body_bytes} bytes "
                         "(--max-prometheus-response-bytes)")
+
+
+def matched(label_names: Any) -> bool:
+    """Whether a /api/v1/labels?match[]= answer found series: Prometheus answers [] when none match,
+    VictoriaMetrics ["__name__"], so only a real label counts."""
+    return any(name != "__name__" for name in label_names or ())
 
 
 def _decode(base_url: str, status: int, body: bytes) -> dict[str, Any]:

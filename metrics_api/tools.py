@@ -21,6 +21,7 @@ from .detect import LOOKBACK, DetectionError, candidates, choose
 from .errors import ApiError
 from .packs import Pack, Source
 from .planner import PlannedQuery, plan
+from .prometheus import matched
 from .routing import parse
 from .target import Target
 
@@ -82,26 +83,33 @@ def _render(pack: Pack, path: str) -> int:
 @dataclass(frozen=True)
 class Need:
     metric: str
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]     # every view of the metric's source reads them: absence is a problem
+    optional: tuple[str, ...]   # only some kinds' views read them (Linkerd's `statefulset`, ...): absence
+                                # means no series of those kinds, which is not a problem
 
 
 def needs(pack: Pack) -> list[Need]:
     """Every metric the pack's templates read, with the labels its views group or select by."""
-    labels_by_source: dict[str, set[str]] = {}
+    views_by_source: dict[str, list[set[str]]] = {}
     for support in pack.kinds.values():
         for view in (support.resource, *support.edges.values()):
-            wanted = labels_by_source.setdefault(view.source.name, set())
+            labels = set()
             for label in view.labels() + ([view.self.kind_label] if view.self.kind_label else []):
                 derived = pack.derived.get(label)
-                wanted.add(derived.source if derived else label)
-    found: dict[str, set[str]] = {}
+                labels.add(derived.source if derived else label)
+            views_by_source.setdefault(view.source.name, []).append(labels)
+    found: dict[str, tuple[set[str], set[str]]] = {}
     for source in _sources(pack):
-        labels = labels_by_source.get(source.name, set())
-        for metric in METRIC.findall(source.counts):
-            found.setdefault(metric, set()).update(labels | {pack.status_label})
-        for metric in METRIC.findall(source.latency):
-            found.setdefault(metric, set()).update(labels | {"le"})
-    return [Need(metric, tuple(sorted(labels))) for metric, labels in sorted(found.items())]
+        views = views_by_source.get(source.name, [])
+        every = set.intersection(*views) if views else set()
+        some = set().union(*views) - every
+        for templates, extra in ((source.counts, pack.status_label), (source.latency, "le")):
+            for metric in METRIC.findall(templates):
+                required, optional = found.setdefault(metric, (set(), set()))
+                required.update(every | {extra})
+                optional.update(some)
+    return [Need(metric, tuple(sorted(required)), tuple(sorted(optional - required)))
+            for metric, (required, optional) in sorted(found.items())]
 
 
 def _sources(pack: Pack) -> list[Source]:
@@ -138,7 +146,7 @@ def _detect(prom: PrometheusConnect, url: str) -> Pack:
     looked_at = candidates()
     now = time.time()
     present = [p for p in looked_at
-               if prom.get_label_names(params={"match[]": p.detect, "start": now - LOOKBACK, "end": now})]
+               if matched(prom.get_label_names(params={"match[]": p.detect, "start": now - LOOKBACK, "end": now}))]
     return choose(present, looked_at, url)
 
 
@@ -151,7 +159,7 @@ def _check(args: argparse.Namespace) -> int:
     for need in needs(pack):
         present = set(prom.get_label_names(params={"match[]": "{" + promql.equals("__name__", need.metric) + "}",
                                                    "start": now - LOOKBACK, "end": now}))
-        if not present:
+        if not matched(present):
             rows.append((need.metric, "", "MISSING"))
             problems += 1
             continue
@@ -160,6 +168,8 @@ def _check(args: argparse.Namespace) -> int:
             ok = label in present
             rows.append(("", label, "ok" if ok else "MISSING"))
             problems += not ok
+        for label in need.optional:
+            rows.append(("", label, "ok" if label in present else "absent (no series of the kinds that read it)"))
     print(f"pack {pack.name} ({pack.path}) against {args.prometheus_url}\n")
     _table(rows)
     rows = [("KIND", "VIEW", "MEASURE", "SERIES", "SECONDS", "STATUS")]
