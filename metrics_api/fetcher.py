@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -17,12 +18,17 @@ class Fetcher:
     """Results are keyed by (query, evaluation time). Evaluation times are quantized to the TTL, so
     every query of one request shares one instant and identical requests within a TTL share results."""
 
-    def __init__(self, client: PrometheusClient, telemetry: Telemetry, *, ttl: float = 5.0, max_entries: int = 4096):
+    def __init__(self, client: PrometheusClient, telemetry: Telemetry, *, ttl: float = 5.0, max_entries: int = 4096,
+                 max_bytes: int = 64 << 20):
         self.client = client
         self.ttl = ttl
         self._telemetry = telemetry
+        # Sized in (estimated) bytes; every entry weighs at least max_bytes / max_entries, which
+        # bounds the entry count too.
+        least = max(max_bytes // max_entries, 1)
         self._cache: TTLCache[tuple[str, float], list[Series]] | None = (
-            TTLCache(maxsize=max_entries, ttl=ttl * 2) if ttl > 0 else None
+            TTLCache(maxsize=max_bytes, ttl=ttl * 2, getsizeof=lambda result: max(_weight(result), least))
+            if ttl > 0 else None
         )
         self._in_flight: dict[tuple[str, float], asyncio.Future[list[Series]]] = {}
 
@@ -69,5 +75,11 @@ class Fetcher:
             self._telemetry.query_seconds.observe(time.monotonic() - started)
         self._telemetry.queries.labels("ok").inc()
         if self._cache is not None:
-            self._cache[(query, at)] = result
+            with contextlib.suppress(ValueError):   # cachetools' "value too large": not kept
+                self._cache[(query, at)] = result
         return result
+
+
+def _weight(result: list[Series]) -> int:
+    """Roughly the bytes a decoded result holds: per series its label strings plus object overhead."""
+    return 64 + sum(300 + sum(len(k) + len(v) for k, v in series["metric"].items()) for series in result)

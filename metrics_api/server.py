@@ -16,11 +16,14 @@ from .config import Settings
 from .discovery import Documents, wants_aggregated_discovery
 from .errors import ApiError
 from .fetcher import Fetcher
+from .limits import InFlightLimit
 from .openapi import OpenApi
 from .packs import Pack
 from .prometheus import PrometheusClient
+from .responses import ResponseCache
 from .routing import Attributes, parse
 from .table import renderer_for
+from .target import Target
 from .telemetry import Telemetry
 from .tls import ServingTls
 
@@ -48,7 +51,12 @@ class Server:
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
 
     def __post_init__(self) -> None:
-        self.fetcher = Fetcher(self.prometheus, self.telemetry, ttl=self.settings.cache_ttl)
+        settings = self.settings
+        self.fetcher = Fetcher(self.prometheus, self.telemetry, ttl=settings.cache_ttl,
+                               max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes)
+        self.responses = ResponseCache(fresh_seconds=settings.cache_ttl, stale_seconds=settings.stale_if_error,
+                                       max_bytes=settings.cache_max_bytes)
+        self.admission = InFlightLimit(settings.max_in_flight)
         self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
         self.documents = Documents(self.pack)
         self.openapi = OpenApi(self.pack)
@@ -57,8 +65,8 @@ class Server:
         self._ready = False
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._observe], handler_args={"max_field_size": 16384})
-        app.router.add_route("*", r"/{tail:[\s\S]*}", self._dispatch)   # every path, even with %0A in it
+        app = web.Application(handler_args={"max_field_size": 16384})
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self._observe)   # every path, even with %0A in it
         app.on_startup.append(self._startup)
         app.on_cleanup.append(self._cleanup)
         return app
@@ -69,13 +77,14 @@ class Server:
     async def _cleanup(self, app: web.Application) -> None:
         await self.prometheus.close()
 
-    @web.middleware
-    async def _observe(self, request: web.Request, handler) -> web.StreamResponse:
+    async def _observe(self, request: web.Request) -> web.StreamResponse:
+        """The one route handler. Not an aiohttp middleware: an empty one alone costs a fifth of the
+        cached-GET rate (tests/perf/RESULTS.md)."""
         started = time.perf_counter()
         request["path_template"] = "other"
         self.telemetry.in_flight.inc()
         try:
-            response = await handler(request)
+            response = await self._dispatch(request)
         except ApiError as error:
             response = _status_response(error)
         except web.HTTPException as exc:   # raised by aiohttp itself (e.g. a malformed request)
@@ -122,9 +131,22 @@ class Server:
         request["path_template"] = API_PREFIX + parsed.path_template
         if request.query.get("watch") in ("true", "1"):
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        await self.gate(request, parsed.attributes)
+        with self.admission.admit():
+            await self.gate(request, parsed.attributes)
+            return await self._metrics(request, parsed.target, normalized)
+
+    async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
         render = renderer_for(request.headers.get("Accept"), request.query)   # JSON or a Table
-        return _json(render(await self.api.answer(parsed.target, normalized)))
+
+        async def compute() -> bytes:
+            return render(await self.api.answer(target, path))
+
+        key = (path, request.query_string, request.headers.get("Accept", ""))
+        body = await self.responses.get(key, self.fetcher.evaluation_time(), compute)
+        response = _json(body.content)
+        if body.warning:
+            response.headers["Warning"] = body.warning
+        return response
 
     async def _health(self, path: str) -> web.Response:
         if path == "/readyz":
@@ -160,9 +182,11 @@ def _status_response(error: ApiError) -> web.Response:
     return web.Response(status=error.code, body=error.body(), content_type=JSON, headers=error.headers)
 
 
-async def run(server: Server, tls: ServingTls, drain_seconds: float = 20.0) -> None:
-    """Serve HTTPS until SIGTERM/SIGINT: then fail readiness, finish in-flight requests, exit."""
+async def run(server: Server, tls: ServingTls, drain_seconds: float | None = None) -> None:
+    """Serve HTTPS until SIGTERM/SIGINT: then fail readiness, keep serving for --shutdown-delay (while
+    load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
+    drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
     runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
     await runner.setup()
     site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
@@ -176,6 +200,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float = 20.0) -> N
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     server.shutting_down = True
-    log.info("shutting down: readiness now fails, draining in-flight requests (up to %gs)", drain_seconds)
+    log.info("shutting down: readiness now fails; closing the listener in %gs, then draining in-flight requests "
+             "(up to %gs)", settings.shutdown_delay, drain_seconds)
+    await asyncio.sleep(settings.shutdown_delay)
     reloading.cancel()
     await runner.cleanup()

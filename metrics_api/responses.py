@@ -1,0 +1,102 @@
+"""Rendered answers, reused: the hot path of identical requests, and stale-if-error.
+
+A rendered body depends only on the request (path, query string, Accept) and the evaluation instant,
+which the fetcher quantizes to its cache TTL; so within one instant an identical request gets the same
+bytes without planning, fetching, normalizing or rendering again. Concurrent identical requests share
+one computation. While Prometheus fails (503/504), the last good body of a request may be served for a
+bounded time, marked with a `Warning` header. Everything is bounded in bytes."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from .errors import ApiError
+from .render import rfc3339
+
+RequestKey = tuple[str, str, str]   # (path, query string, Accept)
+UPSTREAM_FAILURES = (503, 504)
+
+
+@dataclass(frozen=True)
+class Body:
+    content: bytes
+    at: float            # evaluation instant the body was computed for
+    warning: str = ""    # a `Warning` header value when served stale
+
+
+@dataclass(frozen=True)
+class _Entry:
+    content: bytes
+    at: float
+    stored: float        # monotonic time, for the stale-if-error age
+
+
+class ResponseCache:
+    def __init__(self, *, fresh_seconds: float, stale_seconds: float, max_bytes: int) -> None:
+        """`fresh_seconds` = the fetcher's TTL (0: no reuse); `stale_seconds` = how old an answer
+        may be served while Prometheus fails (0: never)."""
+        self.fresh_seconds = fresh_seconds
+        self.stale_seconds = stale_seconds
+        keep = max(2 * fresh_seconds, stale_seconds)
+        self._entries: TTLCache[RequestKey, _Entry] | None = (
+            TTLCache(maxsize=max_bytes, ttl=keep, getsizeof=_size) if keep > 0 and max_bytes > 0 else None
+        )
+        self._in_flight: dict[tuple[RequestKey, float], asyncio.Future[bytes]] = {}
+
+    @property
+    def bytes(self) -> int:
+        return int(self._entries.currsize) if self._entries is not None else 0
+
+    async def get(self, key: RequestKey, at: float, compute: Callable[[], Awaitable[bytes]]) -> Body:
+        entry = self._entries.get(key) if self._entries is not None else None
+        if entry is not None and self.fresh_seconds > 0 and entry.at == at:
+            return Body(entry.content, at)
+        try:
+            content = await self._shared(key, at, compute)
+        except ApiError as error:
+            stale = self._stale(entry, error)
+            if stale is None:
+                raise
+            return stale
+        if self._entries is not None and (entry is None or entry.at <= at):
+            self._entries[key] = _Entry(content, at, time.monotonic())
+        return Body(content, at)
+
+    async def _shared(self, key: RequestKey, at: float, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        flight = (key, at)
+        shared = self._in_flight.get(flight)
+        if shared is None:
+            shared = asyncio.ensure_future(compute())
+            self._in_flight[flight] = shared
+            shared.add_done_callback(lambda done: self._forget(flight, done))
+        # shield: a client that goes away must not cancel the answer others are waiting for.
+        return await asyncio.shield(shared)
+
+    def _forget(self, flight: tuple[RequestKey, float], done: asyncio.Future[bytes]) -> None:
+        self._in_flight.pop(flight, None)
+        if not done.cancelled():
+            done.exception()   # retrieved so an error nobody awaits any more is not logged as lost
+
+    def _stale(self, entry: _Entry | None, error: ApiError) -> Body | None:
+        if entry is None or error.code not in UPSTREAM_FAILURES or self.stale_seconds <= 0:
+            return None
+        age = time.monotonic() - entry.stored
+        if age > self.stale_seconds:
+            return None
+        warning = (f'299 - "stale answer computed at {rfc3339(entry.at)} ({age:.0f}s ago): '
+                   f'{_header_text(error.message)}"')
+        return Body(entry.content, entry.at, warning)
+
+
+def _size(entry: _Entry) -> int:
+    return len(entry.content) + 200   # the key and the entry's own overhead, roughly
+
+
+def _header_text(message: str) -> str:
+    """A message safe inside a quoted header value: printable ASCII, no quotes, bounded."""
+    cleaned = "".join(c if " " <= c <= "~" and c not in '"\\' else " " for c in message)
+    return cleaned[:200]

@@ -1,0 +1,326 @@
+"""The benchmarks (issue 5), side by side with what this machine allows:
+
+    python -m tests.perf [--runs 3] [--seconds 5] [--only cached,cold,coalescing,scale,victoria]
+
+Needs /usr/bin/prometheus, promtool, victoria-metrics and `wrk` (Debian packages). Prints one table
+per benchmark with ratios, and writes the figures as JSON to --json (default: perf-results.json)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from metrics_api import API_PREFIX, packs
+from metrics_api.planner import plan
+from metrics_api.routing import parse
+from metrics_api.sim.scenario import default_scenario
+from metrics_api.sim.store import PrometheusServer, free_port
+
+from . import loadgen
+from .stores import SCALE_WINDOW, default_prometheus, prometheus_with, scale_scenario
+from .victoria import VictoriaServer
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+from serverproc import ServerProcess  # noqa: E402  (tests/ is not a package)
+
+CACHED_PATH = f"{API_PREFIX}/namespaces/shop/deployments"
+COLD_PATH = f"{API_PREFIX}/namespaces/shop/deployments/web"
+SCALE_SIZES = (50, 500, 1000, 5000)
+SCALE_LIST = f"{API_PREFIX}/namespaces/bench/pods?t={SCALE_WINDOW}"
+SCALE_EDGES = f"{API_PREFIX}/namespaces/bench/deployments/client/edges?t={SCALE_WINDOW}"
+_INSECURE = ssl.create_default_context()
+_INSECURE.check_hostname = False
+_INSECURE.verify_mode = ssl.CERT_NONE
+
+
+def median_of(runs: int, measure: Callable[[], loadgen.Load]) -> dict[str, float]:
+    return summary([measure() for _ in range(runs)])
+
+
+def interleaved(runs: int, first: Callable[[], loadgen.Load],
+                second: Callable[[], loadgen.Load]) -> tuple[dict[str, float], dict[str, float]]:
+    pairs = [(first(), second()) for _ in range(runs)]
+    return summary([a for a, _ in pairs]), summary([b for _, b in pairs])
+
+
+def summary(loads: list[loadgen.Load]) -> dict[str, float]:
+    return {"rate": statistics.median(x.rate for x in loads),
+            "p50_ms": statistics.median(x.p50_ms for x in loads),
+            "p99_ms": statistics.median(x.p99_ms for x in loads),
+            "errors": sum(x.errors + x.non2xx for x in loads)}
+
+
+def planned_queries(mesh: str, path: str) -> list[str]:
+    pack = packs.load(mesh)
+    parsed_path = urllib.parse.urlsplit(path)
+    query = dict(urllib.parse.parse_qsl(parsed_path.query))
+    return [q.promql for q in plan(pack, parse(pack, parsed_path.path, query).target)]
+
+
+def slowest_direct(store_url: str, queries: list[str], seconds: float) -> dict[str, float]:
+    """p50 of each pack query sent alone to the store (wrk, one connection); the slowest one."""
+    p50s = []
+    for promql in queries:
+        body = urllib.parse.urlencode({"query": promql})
+        p50s.append(loadgen.run(store_url + "/api/v1/query", connections=1, seconds=seconds, post_body=body).p50_ms)
+    return {"slowest_p50_ms": max(p50s), "queries": len(queries)}
+
+
+def cached(server: ServerProcess, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    body = server.get(CACHED_PATH).body
+    body_file = workdir / "ceiling-body.json"
+    body_file.write_bytes(body)
+    port = free_port()
+    ceiling = subprocess.Popen([sys.executable, "-m", "tests.perf.ceiling", str(body_file), str(port),
+                                str(workdir / "certs")], cwd=REPO)
+    try:
+        ceiling_url = f"https://127.0.0.1:{port}{CACHED_PATH}"
+        _wait_https(ceiling_url)
+        url = server.url + CACHED_PATH
+        result: dict[str, Any] = {"body_bytes": len(body)}
+        # Server and ceiling alternate run by run, so that load from elsewhere on the machine hits both alike.
+        result["server_max"], result["ceiling_max"] = interleaved(
+            args.runs, lambda: loadgen.run(url, connections=32, seconds=args.seconds),
+            lambda: loadgen.run(ceiling_url, connections=32, seconds=args.seconds))
+        half = result["server_max"]["rate"] / 2
+        pause = 8 * 1000 / half   # 8 connections, each pausing after a response: about `half` requests/s
+        result["server_half"], result["ceiling_half"] = interleaved(
+            args.runs, lambda: loadgen.run(url, connections=8, seconds=args.seconds, pause_ms=pause),
+            lambda: loadgen.run(ceiling_url, connections=8, seconds=args.seconds, pause_ms=pause))
+        result["ratio"] = result["server_max"]["rate"] / result["ceiling_max"]["rate"]
+        return result
+    finally:
+        ceiling.terminate()
+        ceiling.wait()
+
+
+def cold(server: ServerProcess, store_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """`server` runs with --cache-ttl 0: every request queries the store."""
+    queries = planned_queries("linkerd", COLD_PATH)
+    direct = slowest_direct(store_url, queries, args.seconds)
+    direct["concurrent_p50_ms"] = asyncio.run(concurrent_direct(store_url, queries, iterations=int(40 * args.seconds)))
+    served = median_of(args.runs, lambda: loadgen.run(server.url + COLD_PATH, connections=1, seconds=args.seconds))
+    budget = 1.15 * direct["slowest_p50_ms"] + 2
+    return {"direct": direct, "server": served, "target_ms": budget,
+            "ratio": served["p50_ms"] / direct["slowest_p50_ms"],
+            "ratio_concurrent": served["p50_ms"] / direct["concurrent_p50_ms"]}
+
+
+async def concurrent_direct(store_url: str, queries: list[str], iterations: int) -> float:
+    """Median wall time of sending every query of a request to the store at once (Python client): the
+    floor for a cold request when the store has fewer free cores than the request has queries."""
+    async with aiohttp.ClientSession(headers={"Accept-Encoding": "identity"}) as session:
+        async def one(promql: str) -> None:
+            async with session.post(store_url + "/api/v1/query", data={"query": promql}) as response:
+                await response.read()
+        times = []
+        for _ in range(iterations):
+            started = time.perf_counter()
+            await asyncio.gather(*(one(q) for q in queries))
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def query_count(store_url: str) -> float:
+    """Prometheus' own count of evaluated queries."""
+    text = urllib.request.urlopen(store_url + "/metrics", timeout=10).read().decode()
+    match = re.search(r'^prometheus_engine_query_duration_seconds_count\{slice="inner_eval"\} (\S+)$', text, re.M)
+    assert match, "prometheus_engine_query_duration_seconds_count not exposed"
+    return float(match.group(1))
+
+
+async def _burst(url: str, clients: int) -> list[int]:
+    connector = aiohttp.TCPConnector(ssl=_INSECURE, limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one() -> int:
+            async with session.get(url) as response:
+                await response.read()
+                return response.status
+        return list(await asyncio.gather(*(one() for _ in range(clients))))
+
+
+def coalescing(server: ServerProcess, store_url: str, clients: int = 100, cache_ttl: float = 5.0) -> dict[str, Any]:
+    window = f"{int(time.time()) % 3000 + 60}s"   # a window no earlier request used: cold
+    path = f"{COLD_PATH}?t={window}"
+    expected = len(planned_queries("linkerd", path))
+    while time.time() % cache_ttl > 0.5:           # keep the burst inside one evaluation instant
+        time.sleep(0.05)
+    before = query_count(store_url)
+    statuses = asyncio.run(_burst(server.url + path, clients))
+    after = query_count(store_url)
+    return {"clients": clients, "statuses": sorted(set(statuses)), "store_queries": after - before,
+            "pack_queries": expected}
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def scale(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for pods in args.sizes:
+        started = time.monotonic()
+        store = prometheus_with(scale_scenario(pods), ("linkerd",), workdir / f"scale-{pods}")
+        load_seconds = time.monotonic() - started
+        try:
+            cold_server = ServerProcess(store.url, "--mesh", "linkerd", "--cache-ttl", "0", cert_dir=workdir / "certs")
+            warm_server = ServerProcess(store.url, "--mesh", "linkerd", cert_dir=workdir / "certs")
+            try:
+                entry: dict[str, Any] = {"load_seconds": load_seconds}
+                for name, path in (("list", SCALE_LIST), ("edges", SCALE_EDGES)):
+                    reply = cold_server.get(path)
+                    assert reply.status == 200, reply.body[:300]
+                    direct = slowest_direct(store.url, planned_queries("linkerd", path), args.seconds)
+                    served = median_of(args.runs, lambda: loadgen.run(cold_server.url + path, connections=1,
+                                                                      seconds=args.seconds, timeout_s=60))
+                    entry[name] = {"items": len(reply.json()["items"]), "body_bytes": len(reply.body),
+                                   "server_p50_ms": served["p50_ms"], "direct_slowest_p50_ms": direct["slowest_p50_ms"],
+                                   "overhead_ms": served["p50_ms"] - direct["slowest_p50_ms"]}
+                entry["cold_peak_rss_mib"] = rss_kib(cold_server.proc.pid, "VmHWM") / 1024
+                warm_server.get(SCALE_LIST)
+                load = loadgen.run(warm_server.url + SCALE_LIST, connections=50, seconds=args.seconds, timeout_s=60)
+                entry["clients50"] = {"rate": load.rate, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms,
+                                      "errors": load.errors + load.non2xx,
+                                      "peak_rss_mib": rss_kib(warm_server.proc.pid, "VmHWM") / 1024}
+                results[str(pods)] = entry
+            finally:
+                cold_server.stop()
+                warm_server.stop()
+        finally:
+            store.stop()
+    return results
+
+
+def victoria(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    store = VictoriaServer(workdir / "victoria").start()
+    try:
+        store.load(default_scenario(), ("linkerd",))
+        return _cold_and_cached(store.url, workdir, args, prometheus=False)
+    finally:
+        store.stop()
+
+
+def _cold_and_cached(store_url: str, workdir: Path, args: argparse.Namespace, prometheus: bool) -> dict[str, Any]:
+    """Coalescing is counted with Prometheus' own query counter, so it runs against Prometheus only."""
+    warm = ServerProcess(store_url, "--mesh", "linkerd", cert_dir=workdir / "certs")
+    cold_server = ServerProcess(store_url, "--mesh", "linkerd", "--cache-ttl", "0", cert_dir=workdir / "certs")
+    try:
+        out: dict[str, Any] = {}
+        if "cached" in args.only:
+            out["cached"] = cached(warm, workdir, args)
+        if "cold" in args.only:
+            out["cold"] = cold(cold_server, store_url, args)
+        if "coalescing" in args.only and prometheus:
+            out["coalescing"] = coalescing(warm, store_url)
+        return out
+    finally:
+        warm.stop()
+        cold_server.stop()
+
+
+def _wait_https(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, context=_INSECURE, timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = []
+    for store in ("prometheus", "victoria"):
+        part = results.get(store, {})
+        if "cached" in part:
+            c = part["cached"]
+            lines.append(f"[{store}] cached GET ({c['body_bytes']} B): server {c['server_max']['rate']:.0f} req/s, "
+                         f"ceiling {c['ceiling_max']['rate']:.0f} req/s, ratio {c['ratio']:.2f} (target ≥ 0.70); "
+                         f"at half rate ({c['server_max']['rate'] / 2:.0f} req/s) server p50/p99 "
+                         f"{c['server_half']['p50_ms']:.2f}/{c['server_half']['p99_ms']:.2f} ms (target p99 ≤ 5), "
+                         f"ceiling {c['ceiling_half']['p50_ms']:.2f}/{c['ceiling_half']['p99_ms']:.2f} ms; "
+                         f"max-rate p50/p99 server {c['server_max']['p50_ms']:.2f}/{c['server_max']['p99_ms']:.2f} "
+                         f"ceiling {c['ceiling_max']['p50_ms']:.2f}/{c['ceiling_max']['p99_ms']:.2f} ms; "
+                         f"errors {c['server_max']['errors'] + c['server_half']['errors']}")
+        if "cold" in part:
+            c = part["cold"]
+            lines.append(f"[{store}] cold GET ({c['direct']['queries']} queries): server p50 "
+                         f"{c['server']['p50_ms']:.2f} ms p99 {c['server']['p99_ms']:.2f} ms, slowest query direct p50 "
+                         f"{c['direct']['slowest_p50_ms']:.2f} ms, ratio {c['ratio']:.2f}, all queries sent at once "
+                         f"directly {c['direct']['concurrent_p50_ms']:.2f} ms (ratio {c['ratio_concurrent']:.2f}), "
+                         f"target ≤ {c['target_ms']:.2f} ms (1.15× + 2 ms): "
+                         f"{'met' if c['server']['p50_ms'] <= c['target_ms'] else 'NOT met'}")
+        if "coalescing" in part:
+            c = part["coalescing"]
+            lines.append(f"[{store}] coalescing: {c['clients']} concurrent identical cold requests (statuses "
+                         f"{c['statuses']}) → {c['store_queries']:.0f} queries at Prometheus; one pack set = "
+                         f"{c['pack_queries']}")
+    for pods, entry in results.get("scale", {}).items():
+        lines.append(f"[scale {pods} pods] load {entry['load_seconds']:.0f}s; " + "; ".join(
+            f"{name}: {entry[name]['items']} items {entry[name]['body_bytes']} B, server p50 "
+            f"{entry[name]['server_p50_ms']:.1f} ms, slowest direct query {entry[name]['direct_slowest_p50_ms']:.1f} ms, "
+            f"our overhead {entry[name]['overhead_ms']:.1f} ms" for name in ("list", "edges"))
+            + f"; cold peak RSS {entry['cold_peak_rss_mib']:.0f} MiB; 50 clients on the list: "
+              f"{entry['clients50']['rate']:.0f} req/s, p99 {entry['clients50']['p99_ms']:.0f} ms, "
+              f"errors {entry['clients50']['errors']}, peak RSS {entry['clients50']['peak_rss_mib']:.0f} MiB")
+    scale_results = results.get("scale", {})
+    if "50" in scale_results and "5000" in scale_results:
+        small, large = scale_results["50"]["list"], scale_results["5000"]["list"]
+        lines.append(f"[scale] 5000/50 list time ratio {large['server_p50_ms'] / small['server_p50_ms']:.1f} "
+                     f"(target ≤ 3); direct-query ratio {large['direct_slowest_p50_ms'] / small['direct_slowest_p50_ms']:.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.perf", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--only", default="cached,cold,coalescing,scale,victoria")
+    parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="pod counts for the scale run")
+    parser.add_argument("--json", default="perf-results.json")
+    args = parser.parse_args(argv)
+    args.only = set(args.only.split(","))
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    if not loadgen.available():
+        print("wrk is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "args": vars(args) | {"only": sorted(args.only)},
+                               "loadavg_before": Path("/proc/loadavg").read_text().split()[:3]}
+    with tempfile.TemporaryDirectory(prefix="smi-perf-") as scratch:
+        workdir = Path(scratch)
+        (workdir / "certs").mkdir()
+        if args.only & {"cached", "cold", "coalescing"}:
+            store: PrometheusServer = default_prometheus(workdir / "prometheus")
+            try:
+                results["prometheus"] = _cold_and_cached(store.url, workdir, args, prometheus=True)
+            finally:
+                store.stop()
+        if "victoria" in args.only:
+            results["victoria"] = victoria(workdir, args)
+        if "scale" in args.only:
+            results["scale"] = scale(workdir, args)
+    results["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"load average before {' '.join(results['loadavg_before'])}, after {' '.join(results['loadavg_after'])}")
+    print(report(results))
+    Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+    return 0
