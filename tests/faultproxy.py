@@ -26,7 +26,7 @@ class FaultProxy:
     delay: float = 0.0                  # seconds before answering (or failing)
     fault: str | None = None
     huge_bytes: int = 8 << 20
-    queries: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list, repr=False)
     in_flight: int = 0
     max_in_flight: int = 0
 

@@ -60,7 +60,7 @@ def run(url: str, *, connections: int, seconds: float, pause_ms: float | None = 
         lua = Path(scratch) / "report.lua"
         lua.write_text(script)
         proc = subprocess.run(
-            [WRK, "-t1", f"-c{connections}", f"-d{seconds:g}s", f"--timeout={timeout_s:g}s", "-s", str(lua), url],
+            [WRK, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={max(1, round(timeout_s))}s", "-s", str(lua), url],
             capture_output=True, text=True, env=env, timeout=seconds + timeout_s + 30)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")

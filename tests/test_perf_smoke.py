@@ -1,0 +1,40 @@
+"""Each benchmark of tests/perf, run briefly so that it keeps working: no timing is asserted here
+(the figures are in tests/perf/RESULTS.md, measured with `python -m tests.perf`)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tests.perf import loadgen, run
+
+pytestmark = pytest.mark.skipif(not loadgen.available(), reason="wrk is missing: apt-get install wrk")
+
+
+@pytest.fixture()
+def brief(tmp_path) -> argparse.Namespace:
+    (tmp_path / "certs").mkdir()
+    return argparse.Namespace(runs=1, seconds=1, sizes=[5], only={"cached", "cold", "coalescing"})
+
+
+def test_cached_cold_and_coalescing_against_prometheus(prometheus, tmp_path, brief):
+    results = run._cold_and_cached(prometheus.url, tmp_path, brief, prometheus=True)
+    assert results["cached"]["server_max"]["rate"] > 0 and results["cached"]["ceiling_max"]["rate"] > 0
+    assert results["cached"]["server_max"]["errors"] == 0
+    assert results["cold"]["server"]["errors"] == 0 and results["cold"]["direct"]["queries"] == 5
+    coalesced = results["coalescing"]
+    assert coalesced["statuses"] == [200]
+    assert coalesced["store_queries"] == coalesced["pack_queries"]   # 100 identical requests, one set of queries
+    assert "cached GET" in run.report({"prometheus": results})
+
+
+def test_cold_against_victoriametrics(tmp_path, brief):
+    brief.only = {"cold"}   # the cached figure exercises the same code as against Prometheus
+    results = run.victoria(tmp_path, brief)
+    assert results["cold"]["server"]["errors"] == 0 and results["cold"]["direct"]["slowest_p50_ms"] > 0
+
+
+def test_scale_list_and_edges(tmp_path, brief):
+    entry = run.scale(tmp_path, brief)["5"]
+    assert entry["list"]["items"] == 6 and entry["edges"]["items"] == 1   # 5 server pods and the client pod
+    assert entry["clients50"]["errors"] == 0 and entry["clients50"]["peak_rss_mib"] > 0
