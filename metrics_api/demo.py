@@ -9,13 +9,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import API_PREFIX, packs
+from . import API_PREFIX
 from .config import Settings
-from .prometheus import PrometheusClient
-from .server import Server, run
 from .sim import RENDERERS
 from .sim.scenario import default_scenario
 from .sim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
+from .startup import serve
 
 
 def run_demo(mesh: str, port: int) -> int:
@@ -35,12 +34,11 @@ def run_demo(mesh: str, port: int) -> int:
         with PrometheusServer(workdir / "tsdb") as prometheus:
             print(f"Prometheus ready at {prometheus.url} after {time.monotonic() - started:.1f}s", flush=True)
             settings = Settings(prometheus_url=prometheus.url, mesh=mesh, secure_port=port, bind_address="127.0.0.1",
-                                cert_dir=str(workdir / "certs"), local=True)
+                                cert_dir=str(workdir / "certs"), local=True, shutdown_delay=0, drain_timeout=2)
             kubeconfig = write_kubeconfig(workdir / "kubeconfig", port)
             _print_commands(port, prometheus.url, kubeconfig)
-            server = Server(settings, packs.load(mesh), PrometheusClient(prometheus.url))
             try:
-                asyncio.run(run(server, drain_seconds=2))
+                asyncio.run(serve(settings))
             except KeyboardInterrupt:
                 pass
     finally:

@@ -30,6 +30,17 @@ class Reply:
         return json.loads(self.body)
 
 
+def https_request(url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+                  timeout: float = 30.0, tls: ssl.SSLContext | None = None) -> Reply:
+    """`tls`: a client context (e.g. presenting a client certificate); default: no certificate, no verification."""
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, context=tls or _INSECURE, timeout=timeout) as response:
+            return Reply(response.status, dict(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, dict(error.headers), error.read())
+
+
 class ServerProcess:
     def __init__(self, prometheus_url: str, *extra: str, cert_dir: Path, env: dict[str, str] | None = None,
                  local: bool = True):
@@ -57,15 +68,8 @@ class ServerProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"server not healthy within {timeout}s: {self.log_path.read_text()[-2000:]}")
 
-    def get(self, path: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-            timeout: float = 30.0, tls: ssl.SSLContext | None = None) -> Reply:
-        """`tls`: a client context (e.g. presenting a client certificate); default: no certificate."""
-        request = urllib.request.Request(self.url + path, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(request, context=tls or _INSECURE, timeout=timeout) as response:
-                return Reply(response.status, dict(response.headers), response.read())
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, dict(error.headers), error.read())
+    def get(self, path: str, **options) -> Reply:
+        return https_request(self.url + path, **options)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
