@@ -32,6 +32,7 @@ log = logging.getLogger("metrics_api")
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 READY_CACHE_SECONDS = 1.0
+STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
 # Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
 Gate = Callable[[web.Request, Attributes | None], Awaitable[None]]
@@ -143,10 +144,10 @@ class Server:
 
         key = (path, request.query_string, request.headers.get("Accept", ""))
         body = await self.responses.get(key, self.fetcher.evaluation_time(), compute)
-        response = _json(body.content)
-        if body.warning:
-            response.headers["Warning"] = body.warning
-        return response
+        headers = {"Warning": body.warning} if body.warning else None
+        if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
+            return _Chunked(body.content, headers)
+        return web.Response(body=body.content, content_type=JSON, headers=headers)
 
     async def _health(self, path: str) -> web.Response:
         if path == "/readyz":
@@ -176,6 +177,26 @@ async def _send(request: web.Request, response: web.StreamResponse) -> None:
         await response.write_eof()
     except ConnectionResetError:   # aiohttp's ClientConnectionResetError included
         log.debug("client disconnected before the answer to %s %s was written", request.method, request.path)
+
+
+class _Chunked(web.StreamResponse):
+    """A large answer written a chunk at a time, each once the previous one has left: a slow reader holds
+    one chunk (plus TLS buffers), not an encrypted copy of the whole body (50 clients reading a 5,000-pod
+    list would otherwise hold 50 copies of 4 MB)."""
+
+    def __init__(self, content: bytes, headers: dict[str, str] | None) -> None:
+        super().__init__(headers=headers)
+        self.content_type = JSON
+        self.content_length = len(content)
+        self._content: bytes | None = content
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        content, self._content = self._content, None   # aiohttp calls write_eof again after _send
+        if content is not None:
+            view = memoryview(content)
+            for start in range(0, len(view), STREAM_CHUNK):
+                await self.write(view[start:start + STREAM_CHUNK])
+        await super().write_eof(data)
 
 
 def _status_response(error: ApiError) -> web.Response:

@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from metrics_api.server import STREAM_CHUNK
 from tests.perf import loadgen, run
 
 pytestmark = pytest.mark.skipif(not loadgen.available(), reason="wrk is missing: apt-get install wrk")
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.skipif(not loadgen.available(), reason="wrk is missing:
 @pytest.fixture()
 def brief(tmp_path) -> argparse.Namespace:
     (tmp_path / "certs").mkdir()
-    return argparse.Namespace(runs=1, seconds=1, sizes=[5], only={"cached", "cold", "coalescing"})
+    return argparse.Namespace(runs=1, seconds=1, only={"cached", "cold", "coalescing"})
 
 
 def test_cached_cold_and_coalescing_against_prometheus(prometheus, tmp_path, brief):
@@ -35,6 +36,8 @@ def test_cold_against_victoriametrics(tmp_path, brief):
 
 
 def test_scale_list_and_edges(tmp_path, brief):
-    entry = run.scale(tmp_path, brief)["5"]
-    assert entry["list"]["items"] == 6 and entry["edges"]["items"] == 1   # 5 server pods and the client pod
+    brief.sizes = [100]   # a list of about 80 KB: written in chunks (server.STREAM_CHUNK)
+    entry = run.scale(tmp_path, brief)["100"]
+    assert entry["list"]["items"] == 110 and entry["edges"]["items"] == 20   # 100 server pods and 10 client pods
+    assert entry["list"]["body_bytes"] > STREAM_CHUNK
     assert entry["clients50"]["errors"] == 0 and entry["clients50"]["peak_rss_mib"] > 0
