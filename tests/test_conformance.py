@@ -310,3 +310,24 @@ def test_a_dotted_name_never_matches_a_lookalike(server, scenario, mesh, sight):
         other = resource_truth(scenario, mesh, sight, lookalike, 30)
         rate = {m["name"]: quantity(m["value"]) for m in item["metrics"]}["request_rate"]
         assert rate != pytest.approx(other.request_rate, rel=0.01)
+
+
+def test_cross_kind_cross_namespace_and_bidirectional_edges(server, mesh, sight):
+    deployments = sight.kinds.get("Deployment")
+    if deployments is None or "to" not in deployments.edges or deployments.peers.get("to"):
+        pytest.skip(f"{mesh}: SIGHT says its deployments have no workload `to` peers")
+    items = server.get(f"{P}/namespaces/shop/deployments/api/edges").json()["items"]
+    peers = {(i["edge"]["direction"], i["edge"]["resource"]["namespace"], i["edge"]["resource"]["name"],
+              i["edge"]["resource"]["kind"]) for i in items}
+    assert ("to", "shop", "db", reported_kind(sight, "StatefulSet")) in peers   # a Deployment calling a StatefulSet
+    assert ("to", "pay", "gateway", "Deployment") in peers                      # another namespace
+    assert ("to", "shop", "web", "Deployment") in peers                         # A→B and B→A: two items
+    if "from" in deployments.edges:
+        assert ("from", "shop", "web", "Deployment") in peers
+
+
+def test_a_kind_blind_mesh_answers_any_workload_kind_by_name(server, mesh, sight):
+    if not sight.kind_blind:
+        pytest.skip(f"{mesh}: its series name workload kinds")
+    item = server.get(f"{P}/namespaces/shop/statefulsets/db").json()
+    assert item["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "db"}
