@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from . import API_PREFIX, GROUP
-from .errors import ApiError, bad_request, not_found
+from .errors import bad_request, not_found
 from .kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
 from .packs import Pack
 from .quantity import parse_go_duration

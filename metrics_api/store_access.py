@@ -104,6 +104,6 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
         if cert:
             context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        which = f"--prometheus-ca-file {ca}" if ca and not cert else f"--prometheus-ca-file/--prometheus-cert-file"
+        which = f"--prometheus-ca-file {ca}" if ca and not cert else "--prometheus-ca-file/--prometheus-cert-file"
         raise ConfigError(f"{which}: cannot load: {exc}") from None
     return context

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import RENDERERS, openmetrics
+from .process import LoopbackServer, free_port  # noqa: F401  (free_port: part of this module's API)
 from .scenario import Scenario
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -72,89 +68,18 @@ def _write_mesh(scenario: Scenario, mesh: str, data_dir: Path, keep_file: bool) 
             path.unlink(missing_ok=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class PrometheusServer(LoopbackServer):
+    """A real Prometheus on 127.0.0.1 serving ``data_dir`` (no scrape targets)."""
 
+    name = "prometheus"
+    ready_path = "/-/ready"
 
-class PrometheusServer:
-    """A real Prometheus on 127.0.0.1 serving ``data_dir`` (no scrape targets).
+    def __init__(self, data_dir: str | os.PathLike, port: int | None = None, binary: str = PROMETHEUS,
+                 ready_timeout: float = 60) -> None:
+        super().__init__(data_dir, port, binary, ready_timeout)
 
-    Logs go to ``<data_dir>/prometheus.log``.  ``stop()`` then ``start()`` restarts
-    it on the same port.  Usable as a context manager.
-    """
-
-    def __init__(
-        self, data_dir: str | os.PathLike, port: int | None = None, binary: str = PROMETHEUS, ready_timeout: float = 60
-    ) -> None:
-        self.data_dir = Path(data_dir)
-        self.port = port or free_port()
-        self.binary = binary
-        self.ready_timeout = ready_timeout
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> PrometheusServer:
-        if self.proc is not None and self.proc.poll() is None:
-            return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
         config = self.data_dir / "prometheus.yml"
         config.write_text("global: {}\n")
-        self._log = open(self.data_dir / "prometheus.log", "ab")
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.data_dir}",
-                "--storage.tsdb.retention.time=3650d",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.proc.returncode}; see {self.data_dir / 'prometheus.log'}")
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"prometheus not ready after {self.ready_timeout}s; see {self.data_dir / 'prometheus.log'}")
-
-    def stop(self, timeout: float = 10) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}",
+                "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{self.port}"]
