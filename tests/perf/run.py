@@ -29,10 +29,10 @@ from metrics_api.planner import plan
 from metrics_api.routing import parse
 from metrics_api.sim.scenario import default_scenario
 from metrics_api.sim.store import PrometheusServer, free_port
+from metrics_api.sim.victoria import VictoriaMetricsServer
 
 from . import loadgen
 from .stores import SCALE_WINDOW, default_prometheus, prometheus_with, scale_scenario
-from .victoria import VictoriaServer
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
@@ -230,9 +230,9 @@ def scale(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def victoria(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    store = VictoriaServer(workdir / "victoria").start()
+    store = VictoriaMetricsServer(workdir / "victoria").start()
     try:
-        store.load(default_scenario(), ("linkerd",))
+        store.import_scenario(default_scenario(), ("linkerd",))
         return _cold_and_cached(store.url, workdir, args, prometheus=False)
     finally:
         store.stop()
