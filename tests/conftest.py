@@ -48,19 +48,9 @@ def prometheus(scenario, meshes, tmp_path_factory):
 def api_server(prometheus, tmp_path_factory):
     """`api_server(mesh, *flags)` → a ServerProcess (`python -m metrics_api serve --local`) on the shared
     Prometheus; one per distinct (mesh, flags), stopped at session end."""
-    from serverproc import ServerProcess
+    from serverproc import ServerProcess, server_pool
 
     certs = tmp_path_factory.mktemp("server")
-    started: dict[tuple[str, ...], ServerProcess] = {}
-
-    def start(mesh: str, *flags: str) -> ServerProcess:
-        key = (mesh, *flags)
-        if key not in started:
-            started[key] = ServerProcess(prometheus.url, "--mesh", mesh, *flags, cert_dir=certs)
-        return started[key]
-
-    try:
+    with server_pool(lambda mesh, *flags: ServerProcess(prometheus.url, "--mesh", mesh, *flags,
+                                                        cert_dir=certs)) as start:
         yield start
-    finally:
-        for server in started.values():
-            server.stop()

@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,23 @@ def https_request(url: str, *, method: str = "GET", headers: dict[str, str] | No
             return Reply(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Reply(error.code, dict(error.headers), error.read())
+
+
+@contextmanager
+def server_pool(make: Callable[..., "ServerProcess"]) -> Iterator[Callable[..., "ServerProcess"]]:
+    """`start(*key)` runs `make(*key)` once per distinct key and returns that server; all stop on exit."""
+    started: dict[tuple, ServerProcess] = {}
+
+    def start(*key) -> ServerProcess:
+        if key not in started:
+            started[key] = make(*key)
+        return started[key]
+
+    try:
+        yield start
+    finally:
+        for server in started.values():
+            server.stop()
 
 
 class ServerProcess:

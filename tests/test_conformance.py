@@ -99,21 +99,11 @@ def victoriametrics(scenario, meshes, tmp_path_factory):
 @pytest.fixture(scope="session")
 def vm_api_server(victoriametrics, tmp_path_factory):
     """`vm_api_server(mesh)` → a ServerProcess on the shared VictoriaMetrics (one per mesh)."""
-    from serverproc import ServerProcess
+    from serverproc import ServerProcess, server_pool
 
     certs = tmp_path_factory.mktemp("vm-server")
-    started: dict[str, ServerProcess] = {}
-
-    def start(mesh: str) -> ServerProcess:
-        if mesh not in started:
-            started[mesh] = ServerProcess(victoriametrics.url, "--mesh", mesh, cert_dir=certs)
-        return started[mesh]
-
-    try:
+    with server_pool(lambda mesh: ServerProcess(victoriametrics.url, "--mesh", mesh, cert_dir=certs)) as start:
         yield start
-    finally:
-        for server in started.values():
-            server.stop()
 
 
 @pytest.fixture(scope="module", params=[(e, m) for e in ENGINES for m in MESHES], ids=lambda p: f"{p[0]}-{p[1]}")

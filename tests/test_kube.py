@@ -17,7 +17,7 @@ from cryptography import x509
 
 from kube_stub import Authority, KubeStub, objects_of
 from metrics_api import API_PREFIX
-from serverproc import ServerProcess
+from serverproc import ServerProcess, server_pool
 
 P = API_PREFIX
 GROUP = "metrics.smi-spec.io"
@@ -71,22 +71,13 @@ def stub(scenario, tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster_server(stub, prometheus, tmp_path_factory):
     """`cluster_server(mesh, *flags)`: a server in cluster mode on the stub, one per (mesh, flags)."""
-    started: dict[tuple[str, ...], ServerProcess] = {}
+    def make(mesh: str, *flags: str) -> ServerProcess:
+        return ServerProcess(prometheus.url, "--mesh", mesh, "--kubeconfig", str(stub.kubeconfig()), "--bind-address",
+                             "127.0.0.1", "--reload-interval", RELOAD, *flags,
+                             cert_dir=tmp_path_factory.mktemp("cluster-server"), local=False)
 
-    def start(mesh: str, *flags: str) -> ServerProcess:
-        key = (mesh, *flags)
-        if key not in started:
-            certs = tmp_path_factory.mktemp("cluster-server")
-            started[key] = ServerProcess(
-                prometheus.url, "--mesh", mesh, "--kubeconfig", str(stub.kubeconfig()), "--bind-address",
-                "127.0.0.1", "--reload-interval", RELOAD, *flags, cert_dir=certs, local=False)
-        return started[key]
-
-    try:
+    with server_pool(make) as start:
         yield start
-    finally:
-        for server in started.values():
-            server.stop()
 
 
 @pytest.fixture(scope="module")

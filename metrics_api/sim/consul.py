@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import chain
 
-from .families import counters, envoy_class, histograms
-from .openmetrics import Family, SeriesSet, render_labels
-from .scenario import PodRef, Scenario, pod_ip
+from .families import counters, envoy_class, envoy_sidecar_series, histograms
+from .openmetrics import Family, render_labels
+from .scenario import PodRef, Scenario
 
 BUCKETS_MS: tuple[float, ...] = (
     0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
@@ -62,13 +62,7 @@ def _client(fl, ips) -> str:
 
 
 def families(scenario: Scenario) -> Iterator[Family]:
-    ips = {k: pod_ip(i) for k, i in scenario.pod_index().items()}
-    server, local_app, client = SeriesSet(), SeriesSet(), SeriesSet()
-    for fl in scenario.flows:
-        server.add(_server(fl, ips), fl, scenario.step)
-        local_app.add(_local_app(fl, ips), fl, scenario.step)
-        if fl.source is not None:
-            client.add(_client(fl, ips), fl, scenario.step)
+    server, local_app, client = envoy_sidecar_series(scenario, _server, _local_app, _client)
     yield Family("envoy_http_downstream_rq_xx", "unknown", "", counters(server, envoy_class))
     yield Family("envoy_http_downstream_rq_completed", "unknown", "", counters(server))
     yield Family("envoy_http_downstream_rq_time", "histogram", "", histograms(server, BUCKETS_MS))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from .openmetrics import Counter, Histogram, SeriesSet, linear_histogram
-from .scenario import BASE_STEPS, IDLE_OFFSET
+from .scenario import BASE_STEPS, IDLE_OFFSET, pod_ip
 
 Cells = list[tuple[float, int]]
 StatusLabels = Callable[[int], str]   # HTTP code → rendered status label(s), e.g. 'status="500"'
@@ -44,3 +44,18 @@ def histograms(
 
 def envoy_class(code: int) -> str:
     return f'envoy_response_code_class="{code // 100}"'
+
+
+def envoy_sidecar_series(scenario, server, local_app, client) -> tuple[SeriesSet, SeriesSet, SeriesSet]:
+    """An Envoy sidecar mesh's three views of every flow: the server's inbound listener, the server
+    proxy's cluster to its local app (never to be counted), and the caller's upstream cluster (meshed
+    callers only). `server`, `local_app`, `client` render a flow's label set for each view."""
+    ips = {k: pod_ip(i) for k, i in scenario.pod_index().items()}
+    inbound, local, upstream = SeriesSet(), SeriesSet(), SeriesSet()
+    for flow in scenario.flows:
+        inbound.add(server(flow, ips), flow, scenario.step)
+        local.add(local_app(flow, ips), flow, scenario.step)
+        if flow.source is not None:
+            upstream.add(client(flow, ips), flow, scenario.step)
+    return inbound, local, upstream
+
