@@ -124,6 +124,7 @@ def _decode(base_url: str, status: int, body: bytes) -> dict[str, Any]:
     message = f"Prometheus {error_type or 'error'}: {document.get('error', f'HTTP {status}')}"
     if error_type == "timeout" or status == 504:
         raise upstream_timeout(message)
-    if error_type == "unavailable" or status == 503:
+    # A Prometheus shutting down fails queries on its closing blocks ("block is closing"): unavailable.
+    if error_type == "unavailable" or status == 503 or str(document.get("error", "")).endswith("is closing"):
         raise upstream_unavailable(message)
     raise internal(message)

@@ -17,6 +17,7 @@ DROP = "drop"              # close the connection without an answer
 ERROR = "error"            # Prometheus' own error document (`status: error`), HTTP 422
 MALFORMED = "malformed"    # HTTP 200 with a body that is not JSON
 HUGE = "huge"              # HTTP 200 with a valid but very large body
+CLOSING = "closing"        # the error a Prometheus that is shutting down answers
 
 
 @dataclass
@@ -109,8 +110,10 @@ class FaultProxy:
             assert request.transport is not None
             request.transport.abort()
             return web.Response()
-        if self.fault == ERROR:
-            document = {"status": "error", "errorType": "execution", "error": "query processing would load too many samples"}
+        if self.fault in (ERROR, CLOSING):
+            error = ("query processing would load too many samples" if self.fault == ERROR else
+                     "open querier for block 01M8NPQB58WQHYKKP1QZ0YYGXY: open index reader: block is closing")
+            document = {"status": "error", "errorType": "execution", "error": error}
             return web.Response(status=422, body=orjson.dumps(document), content_type="application/json")
         if self.fault == MALFORMED:
             return web.Response(body=b'{"status":"success","data":{"resultType":', content_type="application/json")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from faultproxy import DROP, ERROR, HUGE, MALFORMED, FaultProxy
+from faultproxy import CLOSING, DROP, ERROR, HUGE, MALFORMED, FaultProxy
 from metrics_api import API_PREFIX
 from metrics_api.fetcher import Fetcher
 from metrics_api.responses import ResponseCache
@@ -74,6 +74,7 @@ def eventually(check, timeout: float = 10.0) -> None:
 @pytest.mark.parametrize("fault, code, words", [
     (DROP, 503, ("unreachable",)),
     (ERROR, 500, ("execution", "too many samples")),
+    (CLOSING, 503, ("block is closing",)),   # Prometheus shutting down
     (MALFORMED, 500, ("not its JSON API",)),
 ])
 def test_upstream_fault_is_a_status_with_the_cause_and_recovers(proxy, serve, fault, code, words):

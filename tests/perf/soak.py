@@ -38,8 +38,10 @@ async def client(url: str, until: float, statuses: collections.Counter, rng: ran
                 path += f"?t={rng.randint(10, 3600)}s"
             try:
                 async with session.get(url + path, timeout=aiohttp.ClientTimeout(total=30)) as response:
-                    await response.read()
+                    body = await response.read()
                     statuses[response.status] += 1
+                    if response.status not in EXPECTED:
+                        print(f"unexpected {response.status} for {path}: {body[:300]!r}", flush=True)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 statuses[type(exc).__name__] += 1
             await asyncio.sleep(rng.random() * 0.02)
