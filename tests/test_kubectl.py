@@ -15,7 +15,7 @@ import truth
 from metrics_api import API_PREFIX, packs
 from metrics_api.demo import write_kubeconfig
 from metrics_api.kinds import TRAFFICMETRICS
-from test_api_truth import assert_matches, expected_kind, observable
+from expectations import SIGHT, assert_matches, observable, reported_kind
 from truth import Ref
 
 KUBECTL = shutil.which("kubectl")
@@ -95,13 +95,13 @@ def assert_row(row: dict[str, str], expected: truth.Metrics, context: str) -> No
 
 def workloads(scenario, mesh: str, namespace: str | None) -> list[Ref]:
     return sorted((ref for kind in truth.WORKLOAD_KINDS for ref in truth.resources(scenario, kind, namespace)
-                   if observable(scenario, mesh, ref)), key=lambda ref: (ref.namespace, ref.name))
+                   if observable(scenario, SIGHT[mesh], ref)), key=lambda ref: (ref.namespace, ref.name))
 
 
 def assert_workload_table(rows: list[dict[str, str]], scenario, mesh: str, namespace: str | None) -> None:
     expected = workloads(scenario, mesh, namespace)
     got = [(row.get("NAMESPACE", namespace), row["NAME"], row["KIND"]) for row in rows]
-    assert got == [(ref.namespace, ref.name, expected_kind(mesh, ref)) for ref in expected]
+    assert got == [(ref.namespace, ref.name, reported_kind(SIGHT[mesh], ref.kind)) for ref in expected]
     for row, ref in zip(rows, expected):
         assert_row(row, truth.resource_metrics(scenario, mesh, ref, WINDOW), f"{mesh} {ref}")
 
