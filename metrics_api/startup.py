@@ -9,7 +9,6 @@ from . import packs
 from .certs import ensure_self_signed, service_hosts
 from .config import ConfigError, Settings
 from .detect import detect
-from .kube.cluster import Cluster
 from .prometheus import PrometheusClient
 from .server import Server, run
 from .tls import ServingTls
@@ -25,6 +24,9 @@ async def serve(settings: Settings) -> int:
         log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
         await run(Server(settings, pack, PrometheusClient.for_settings(settings)), tls)
         return 0
+    # Imported here: the Kubernetes client costs ~38 MiB of memory that --local mode never needs.
+    from .kube.cluster import Cluster
+
     cluster = await Cluster.connect(settings, pack, tls)
     try:
         await run(Server(settings, pack, PrometheusClient.for_settings(settings), gate=cluster.gate,

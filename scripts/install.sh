@@ -11,6 +11,7 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
+command -v wrk >/dev/null || missing+=(wrk)   # load generator of the benchmarks (tests/perf)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
