@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on Debian (idempotent): Prometheus + promtool,
-# VictoriaMetrics, kubectl when missing, and a virtualenv in .venv with the package and its test extras.
+# VictoriaMetrics, wrk, and a virtualenv in .venv with the package and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,6 @@ missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
 command -v wrk >/dev/null || missing+=(wrk)   # load generator of the benchmarks (tests/perf)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -19,6 +18,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian enables the packaged Prometheus as a service; the project starts its own on free ports.
+if ! command -v kubectl >/dev/null; then
+  # Debian's own kubectl (kubernetes-client 1.20) is too old for the kustomize components in deploy/.
+  echo "note: kubectl (>= 1.21) is not on PATH: the kubectl and deploy/ test suites will be skipped" >&2
+fi
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
