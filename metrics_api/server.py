@@ -5,7 +5,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -17,12 +17,13 @@ from .discovery import Documents, wants_aggregated_discovery
 from .errors import ApiError
 from .fetcher import Fetcher
 from .limits import InFlightLimit
+from .memo import Memo
 from .openapi import OpenApi
 from .packs import Pack
 from .prometheus import PrometheusClient
 from .responses import ResponseCache
-from .routing import Attributes, parse
-from .table import renderer_for
+from .routing import Attributes, ParsedRequest, parse
+from .table import Renderer, renderer_for
 from .target import Target
 from .telemetry import Telemetry
 from .tls import ServingTls
@@ -62,6 +63,11 @@ class Server:
         self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
         self.documents = Documents(self.pack)
         self.openapi = OpenApi(self.pack)
+        self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
+                           API_PREFIX: self.documents.resource_list}
+        # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
+        self._routes: Memo[tuple[str, str], _Route] = Memo()
+        self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
         self.shutting_down = False
         self._ready_at = 0.0
         self._ready = False
@@ -84,7 +90,7 @@ class Server:
         cached-GET rate (tests/perf/RESULTS.md)."""
         started = time.perf_counter()
         request[PATH_TEMPLATE] = "other"
-        self.telemetry.in_flight.inc()
+        self.telemetry.requests_in_flight += 1
         try:
             response = await self._dispatch(request)
         except ApiError as error:
@@ -95,10 +101,8 @@ class Server:
             log.exception("internal error serving %s", request.path)
             response = _status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
-            self.telemetry.in_flight.dec()
-        template = request[PATH_TEMPLATE]
-        self.telemetry.requests.labels(str(response.status), template).inc()
-        self.telemetry.request_seconds.labels(template).observe(time.perf_counter() - started)
+            self.telemetry.requests_in_flight -= 1
+        self.telemetry.request_served(response.status, request[PATH_TEMPLATE], time.perf_counter() - started)
         await _send(request, response)
         return response
 
@@ -114,8 +118,7 @@ class Server:
             await self.gate(request, None)
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
-        discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
-                     API_PREFIX: self.documents.resource_list}.get(normalized)
+        discovery = self._discovery.get(normalized)
         if discovery is not None:
             request[PATH_TEMPLATE] = normalized
             await self.gate(request, None)
@@ -129,21 +132,24 @@ class Server:
             return response
         if not normalized.startswith(API_PREFIX + "/"):
             raise ApiError(404, "the server could not find the requested resource")
-        parsed = parse(self.pack, normalized, request.query)
-        request[PATH_TEMPLATE] = API_PREFIX + parsed.path_template
-        if request.query.get("watch") in ("true", "1"):
+        route = self._routes.get((normalized, request.rel_url.raw_query_string),
+                                 lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
+        request[PATH_TEMPLATE] = route.path_template
+        if route.watch:
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
         with self.admission.admit():
-            await self.gate(request, parsed.attributes)
-            return await self._metrics(request, parsed.target, normalized)
+            await self.gate(request, route.parsed.attributes)
+            return await self._metrics(request, route.parsed.target, normalized)
 
     async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
-        render = renderer_for(request.headers.get("Accept"), request.query)   # JSON or a Table
+        accept = request.headers.get("Accept")
+        render = self._renderers.get((accept, request.rel_url.raw_query_string),   # JSON or a Table
+                                     lambda: renderer_for(accept, request.query))
 
         async def compute() -> bytes:
             return render(await self.api.answer(target, path))
 
-        key = (path, request.query_string, request.headers.get("Accept", ""))
+        key = (path, request.query_string, accept or "")
         body = await self.responses.get(key, self.fetcher.evaluation_time(), compute)
         headers = {"Warning": body.warning} if body.warning else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
@@ -164,6 +170,17 @@ class Server:
             self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
             self._ready_at = time.monotonic()
         return self._ready
+
+
+@dataclass(frozen=True)
+class _Route:
+    parsed: ParsedRequest
+    path_template: str   # our metrics' label
+    watch: bool
+
+    @classmethod
+    def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
+        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
 
 
 def _json(body: bytes) -> web.Response:

@@ -16,7 +16,10 @@ class Telemetry:
         self.request_seconds = Histogram(
             "smi_metrics_api_request_duration_seconds", "API request latency by path template.",
             ["path"], buckets=LATENCY_BUCKETS, registry=r)
+        # A plain count read at scrape time: a Gauge's inc()/dec() take a lock each, twice per request.
+        self.requests_in_flight = 0
         self.in_flight = Gauge("smi_metrics_api_requests_in_flight", "API requests being served.", registry=r)
+        self.in_flight.set_function(lambda: self.requests_in_flight)
         self.queries = Counter(
             "smi_metrics_api_prometheus_queries", "Queries sent to Prometheus, by outcome (ok, error code).",
             ["outcome"], registry=r)
@@ -27,6 +30,18 @@ class Telemetry:
             "smi_metrics_api_cache_requests",
             "Query lookups by result: hit (cached), coalesced (joined an identical query in flight), miss.",
             ["result"], registry=r)
+
+        # (code, path template) → the children of `requests` and `request_seconds`: `.labels()` costs a few
+        # µs per call on the cached-GET path; the set of keys is the same as the metrics' own label sets.
+        self._served: dict[tuple[int, str], tuple[Counter, Histogram]] = {}
+
+    def request_served(self, code: int, path: str, seconds: float) -> None:
+        children = self._served.get((code, path))
+        if children is None:
+            children = self._served[(code, path)] = (self.requests.labels(str(code), path),
+                                                     self.request_seconds.labels(path))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
