@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 
 # Fault names: what the proxy does instead of forwarding.
 DROP = "drop"              # close the connection without an answer

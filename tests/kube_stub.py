@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from metrics_api.sim.scenario import Scenario
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 
 SERVICE_ACCOUNT_TOKEN = "stub-service-account-token"
 # Where each SMI plural lives in the Kubernetes API, and its list kind.

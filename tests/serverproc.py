@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 _INSECURE = ssl.create_default_context()

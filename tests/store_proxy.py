@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 
 
 class StoreProxy:

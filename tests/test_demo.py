@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 from serverproc import REPO, https_request
 
 

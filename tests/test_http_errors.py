@@ -9,7 +9,7 @@ import time
 import pytest
 
 from metrics_api import API_PREFIX
-from metrics_api.sim.store import free_port
+from metrics_api.sim.process import free_port
 from serverproc import ServerProcess
 
 P = API_PREFIX

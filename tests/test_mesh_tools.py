@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from packcheck import assert_rejected
 from metrics_api import API_PREFIX, packs
 from metrics_api.detect import DetectionError, detect
 from metrics_api.kinds import BY_PLURAL
@@ -168,12 +169,7 @@ def kuma_document():
      "sources.inbound.latency", "unknown placeholder"),
 ])
 def test_invalid_extensions_name_file_key_and_problem(kuma_document, mutate, key, problem):
-    broken = copy.deepcopy(kuma_document)
-    mutate(broken)
-    with pytest.raises(PackError) as caught:
-        packs.parse(broken, "custom.yaml")
-    message = str(caught.value)
-    assert message.startswith("custom.yaml: ") and key in message and problem in message, message
+    assert_rejected(kuma_document, mutate, key, problem)
 
 
 # -- user packs (--query-packs) -----------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Pack loading: the shipped packs are valid and a broken pack fails naming file, key and problem."""
-import copy
 
 import pytest
 import yaml
 
+from packcheck import assert_rejected
 from metrics_api import packs
 from metrics_api.packs import PackError
 
@@ -42,12 +42,7 @@ def document():
      "kinds.deployments.resource.self.namespace", "namespaced"),
 ])
 def test_invalid_packs_name_file_key_and_problem(document, mutate, key, problem):
-    broken = copy.deepcopy(document)
-    mutate(broken)
-    with pytest.raises(PackError) as caught:
-        packs.parse(broken, "custom.yaml")
-    message = str(caught.value)
-    assert message.startswith("custom.yaml: ") and key in message and problem in message
+    assert_rejected(document, mutate, key, problem)
 
 
 def test_a_pack_file_is_loaded_from_a_path(tmp_path, document):

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import RENDERERS, openmetrics
-from .process import LoopbackServer, free_port  # noqa: F401  (free_port: part of this module's API)
+from .process import LoopbackServer
 from .scenario import Scenario
 
 PROMETHEUS = "/usr/bin/prometheus"

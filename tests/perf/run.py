@@ -28,7 +28,8 @@ from metrics_api import API_PREFIX, packs
 from metrics_api.planner import plan
 from metrics_api.routing import parse
 from metrics_api.sim.scenario import default_scenario
-from metrics_api.sim.store import PrometheusServer, free_port
+from metrics_api.sim.process import free_port
+from metrics_api.sim.store import PrometheusServer
 from metrics_api.sim.victoria import VictoriaMetricsServer
 
 from . import loadgen
