@@ -24,12 +24,13 @@ class LoopbackServer:
 
     name = "server"
     ready_path = "/"
+    default_binary = ""
 
     def __init__(self, data_dir: str | os.PathLike, port: int | None = None, binary: str = "",
                  ready_timeout: float = 60) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
-        self.binary = binary
+        self.binary = binary or self.default_binary
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen | None = None
         self._log = None

@@ -73,10 +73,7 @@ class PrometheusServer(LoopbackServer):
 
     name = "prometheus"
     ready_path = "/-/ready"
-
-    def __init__(self, data_dir: str | os.PathLike, port: int | None = None, binary: str = PROMETHEUS,
-                 ready_timeout: float = 60) -> None:
-        super().__init__(data_dir, port, binary, ready_timeout)
+    default_binary = PROMETHEUS
 
     def command(self) -> list[str]:
         config = self.data_dir / "prometheus.yml"

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -27,10 +26,7 @@ class VictoriaMetricsServer(LoopbackServer):
 
     name = "victoria-metrics"
     ready_path = "/health"
-
-    def __init__(self, data_dir: str | os.PathLike, port: int | None = None, binary: str = VICTORIA_METRICS,
-                 ready_timeout: float = 60) -> None:
-        super().__init__(data_dir, port, binary, ready_timeout)
+    default_binary = VICTORIA_METRICS
 
     def command(self) -> list[str]:
         return [self.binary, f"-storageDataPath={self.data_dir / 'data'}", f"-httpListenAddr=127.0.0.1:{self.port}",
