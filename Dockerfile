@@ -20,9 +20,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt
 
-# Then the package itself (no dependency resolution: they are all installed above).
+# Then the package itself with its query packs (package data; no dependency resolution: they are all
+# installed above). The simulator (meshsim/) and the tests stay out of the image.
 # pyproject names README.md as the long description; an empty one is enough here.
 COPY metrics_api/ metrics_api/
+COPY queries/ queries/
 RUN touch README.md \
  && pip install --no-deps . \
  && python -c "import metrics_api"
@@ -42,11 +44,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
-    SMI_METRICS_CERT_DIR=/tmp/certs \
-    SMI_METRICS_QUERIES_DIR=/app/queries
+    SMI_METRICS_CERT_DIR=/tmp/certs
 
 COPY --from=build /opt/venv /opt/venv
-COPY queries/ /app/queries/
 
 # Runs with a read-only root filesystem: the only writable path is /tmp (an emptyDir in
 # Kubernetes; the generated self-signed pair goes to /tmp/certs).

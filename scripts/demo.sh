@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-exec .venv/bin/python -m metrics_api demo "$@"
+exec .venv/bin/python -m meshsim.demo "$@"

@@ -1,5 +1,5 @@
 """Shared session fixtures: the default simulated scenario and a real Prometheus
-loaded with it (rendered for every mesh in ``metrics_api.sim.RENDERERS``)."""
+loaded with it (rendered for every mesh in ``meshsim.RENDERERS``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from metrics_api.sim import RENDERERS
-from metrics_api.sim.scenario import Scenario, default_scenario
-from metrics_api.sim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
+from meshsim import RENDERERS
+from meshsim.scenario import Scenario, default_scenario
+from meshsim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def prometheus(scenario, meshes, tmp_path_factory):
 def api_server(prometheus, tmp_path_factory):
     """`api_server(mesh, *flags)` → a ServerProcess (`python -m metrics_api serve --local`) on the shared
     Prometheus; one per distinct (mesh, flags), stopped at session end."""
-    from serverproc import ServerProcess, server_pool
+    from tests.support.serverproc import ServerProcess, server_pool
 
     certs = tmp_path_factory.mktemp("server")
     with server_pool(lambda mesh, *flags: ServerProcess(prometheus.url, "--mesh", mesh, *flags,

@@ -12,7 +12,7 @@ import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .client import Kube, KubeError
+from metrics_api.kube.client import Kube, KubeError
 
 log = logging.getLogger("metrics_api.kube")
 

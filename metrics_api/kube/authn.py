@@ -11,12 +11,12 @@ from aiohttp import web
 from cryptography import x509
 from multidict import CIMultiDictProxy
 
-from ..errors import ApiError
-from .authconfig import AuthConfig, AuthConfigSource
-from .client import KubeError
-from .identity import User, extra_of
-from .tokens import TokenReviewer
-from .x509auth import common_name, organizations, verified_by
+from metrics_api.core.errors import ApiError
+from metrics_api.kube.authconfig import AuthConfig, AuthConfigSource
+from metrics_api.kube.client import KubeError
+from metrics_api.kube.identity import User, extra_of
+from metrics_api.kube.tokens import TokenReviewer
+from metrics_api.kube.x509auth import common_name, organizations, verified_by
 
 log = logging.getLogger("metrics_api.kube")
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 import orjson
 
-from .. import GROUP, VERSION
-from ..errors import ApiError
-from ..routing import Attributes
-from .client import Kube, KubeError
-from .identity import User
-from .singleflight import CoalescingCache
+from metrics_api.core.errors import ApiError
+from metrics_api.core.model import Attributes
+from metrics_api.core.singleflight import CoalescingCache
+from metrics_api.kube.client import Kube, KubeError
+from metrics_api.kube.identity import User
 
 log = logging.getLogger("metrics_api.kube")
 
@@ -63,7 +62,8 @@ def review_spec(user: User, attributes: Attributes | None, path: str) -> dict:
     if attributes is None:
         spec["nonResourceAttributes"] = {"path": path, "verb": "get"}
     else:
-        fields = {"namespace": attributes.namespace, "verb": attributes.verb, "group": GROUP, "version": VERSION,
+        fields = {"namespace": attributes.namespace, "verb": attributes.verb, "group": attributes.group,
+                  "version": attributes.version,
                   "resource": attributes.resource, "subresource": attributes.subresource, "name": attributes.name}
         spec["resourceAttributes"] = {key: value for key, value in fields.items() if value}
     return spec
@@ -77,10 +77,11 @@ def forbidden(user: User, attributes: Attributes | None, path: str, reason: str)
     else:
         resource = attributes.resource + (f"/{attributes.subresource}" if attributes.subresource else "")
         scope = (f'in the namespace "{attributes.namespace}"' if attributes.namespace else "at the cluster scope")
-        why = (f'User "{user.name}" cannot {attributes.verb} resource "{resource}" in API group "{GROUP}" {scope}')
-        subject = f"{attributes.resource}.{GROUP}" + (f' "{attributes.name}"' if attributes.name else "")
+        group = attributes.group
+        why = (f'User "{user.name}" cannot {attributes.verb} resource "{resource}" in API group "{group}" {scope}')
+        subject = f"{attributes.resource}.{group}" + (f' "{attributes.name}"' if attributes.name else "")
         message = f"{subject} is forbidden: {why}"
-        details = {"group": GROUP, "kind": attributes.resource}
+        details = {"group": group, "kind": attributes.resource}
         if attributes.name:
             details = {"name": attributes.name, **details}
     if reason:

@@ -10,8 +10,8 @@ import logging
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from .. import GROUP, VERSION
-from .client import Kube, KubeError
+from metrics_api.apis.smi import GROUP, VERSION
+from metrics_api.kube.client import Kube, KubeError
 
 log = logging.getLogger("metrics_api.kube")
 

@@ -7,19 +7,19 @@ from pathlib import Path
 
 from kubernetes_asyncio.config import ConfigException
 
-from ..certs import ca_file
-from ..config import ConfigError, Settings
-from ..packs import Pack
-from ..tls import ServingTls
-from .authconfig import AuthConfigSource
-from .authn import Authenticator
-from .authz import Authorizer
-from .cabundle import write_ca_bundle
-from .client import Kube, KubeError
-from .gate import KubeGate
-from .inventory import Inventory
-from .tokens import TokenReviewer
-from .workloads import WorkloadLookup
+from metrics_api.cli.config import ConfigError, Settings
+from metrics_api.http.certs import ca_file
+from metrics_api.http.tls import ServingTls
+from metrics_api.kube.authconfig import AuthConfigSource
+from metrics_api.kube.authn import Authenticator
+from metrics_api.kube.authz import Authorizer
+from metrics_api.kube.cabundle import write_ca_bundle
+from metrics_api.kube.client import Kube, KubeError
+from metrics_api.kube.gate import KubeGate
+from metrics_api.kube.inventory import Inventory
+from metrics_api.kube.tokens import TokenReviewer
+from metrics_api.kube.workloads import WorkloadLookup
+from metrics_api.packs.model import Pack
 
 
 @dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..routing import Attributes
-from .authn import Authenticator
-from .authz import Authorizer
+from metrics_api.core.model import Attributes
+from metrics_api.kube.authn import Authenticator
+from metrics_api.kube.authz import Authorizer
 
 
 class KubeGate:

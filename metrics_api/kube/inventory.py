@@ -2,9 +2,9 @@
 Kubernetes API (paged) and kept a few seconds, concurrent identical lists coalesced."""
 from __future__ import annotations
 
-from ..kinds import Kind
-from .client import Kube
-from .singleflight import CoalescingCache
+from metrics_api.core.kinds import Kind
+from metrics_api.core.singleflight import CoalescingCache
+from metrics_api.kube.client import Kube
 
 # SMI plural → the Kubernetes API group path that lists it.
 API_BASES = {

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..errors import bad_request
+from metrics_api.core.errors import bad_request
 
 # A label key: an optional DNS subdomain prefix and "/", then a name; values are names or empty.
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"

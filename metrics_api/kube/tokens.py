@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import secrets
 
-from .client import Kube
-from .identity import User, extra_of
-from .singleflight import CoalescingCache
+from metrics_api.core.singleflight import CoalescingCache
+from metrics_api.kube.client import Kube
+from metrics_api.kube.identity import User, extra_of
 
 TOKENREVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 

@@ -6,14 +6,13 @@ import asyncio
 import logging
 from dataclasses import replace
 
-from ..errors import ApiError
-from ..kinds import BY_NAME, TRAFFICMETRICS, WORKLOAD_KINDS
-from ..normalize import Ref, Row
-from ..packs import Pack
-from ..target import Target
-from .client import KubeError
-from .inventory import Inventory, ObjectKey
-from .selectors import parse_selector
+from metrics_api.core.errors import ApiError
+from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS, WORKLOAD_KINDS
+from metrics_api.core.model import Ref, Row, Target
+from metrics_api.kube.client import KubeError
+from metrics_api.kube.inventory import Inventory, ObjectKey
+from metrics_api.kube.selectors import parse_selector
+from metrics_api.packs.model import Pack
 
 log = logging.getLogger("metrics_api.kube")
 

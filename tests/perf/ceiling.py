@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from metrics_api.certs import ensure_self_signed, server_context
+from metrics_api.http.certs import ensure_self_signed, server_context
 
 
 def main(body_file: str, port: str, cert_dir: str) -> None:

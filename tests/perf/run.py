@@ -24,20 +24,20 @@ from typing import Any
 
 import aiohttp
 
-from metrics_api import API_PREFIX, packs
-from metrics_api.planner import plan
-from metrics_api.routing import parse
-from metrics_api.sim.scenario import default_scenario
-from metrics_api.sim.process import free_port
-from metrics_api.sim.store import PrometheusServer
-from metrics_api.sim.victoria import VictoriaMetricsServer
+from meshsim.process import free_port
+from meshsim.scenario import default_scenario
+from meshsim.store import PrometheusServer
+from meshsim.victoria import VictoriaMetricsServer
+from metrics_api.apis.smi import API_PREFIX
+from metrics_api.apis.smi.routing import parse
+from metrics_api.pipeline.plan import plan
+from tests.support.catalog import packs
+from tests.support.serverproc import ServerProcess
 
 from . import loadgen
 from .stores import SCALE_WINDOW, default_prometheus, prometheus_with, scale_scenario
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))
-from serverproc import ServerProcess  # noqa: E402  (tests/ is not a package)
 
 CACHED_PATH = f"{API_PREFIX}/namespaces/shop/deployments"
 COLD_PATH = f"{API_PREFIX}/namespaces/shop/deployments/web"

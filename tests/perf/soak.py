@@ -16,13 +16,11 @@ from pathlib import Path
 
 import aiohttp
 
-from metrics_api import API_PREFIX
+from metrics_api.apis.smi import API_PREFIX
+from tests.support.serverproc import ServerProcess
 
-from .run import _INSECURE, REPO, rss_kib
+from .run import _INSECURE, rss_kib
 from .stores import default_prometheus
-
-sys.path.insert(0, str(REPO / "tests"))
-from serverproc import ServerProcess  # noqa: E402
 
 PATHS = [f"{API_PREFIX}/namespaces/shop/deployments", f"{API_PREFIX}/namespaces/shop/deployments/web",
          f"{API_PREFIX}/namespaces/shop/deployments/api/edges", f"{API_PREFIX}/pods", f"{API_PREFIX}/namespaces",

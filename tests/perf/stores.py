@@ -9,8 +9,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from metrics_api.sim.scenario import Scenario, default_scenario, scaled_scenario
-from metrics_api.sim.store import PrometheusServer, write_scenario
+from meshsim.scenario import Scenario, default_scenario, scaled_scenario
+from meshsim.store import PrometheusServer, write_scenario
 
 SCALE_STEP = 60          # seconds between samples (rps 2 × 60 is an exact integer, as the simulator needs)
 SCALE_HISTORY = 600      # seconds of samples before "now"

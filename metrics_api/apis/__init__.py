@@ -1,0 +1,1 @@
+"""One package per API group and version served; each maps its paths onto the one pipeline."""

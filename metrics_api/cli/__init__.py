@@ -1,0 +1,1 @@
+"""The command line: `serve`, `queries check|render`, settings from flags, environment and a config file."""

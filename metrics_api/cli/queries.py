@@ -1,0 +1,190 @@
+"""`python -m metrics_api queries check|render`: offline tooling for query packs.
+
+`check` tells, for one pack and one Prometheus (or VictoriaMetrics, Thanos, Mimir), which metrics and
+labels the pack reads are present, runs every query the pack can plan once, and exits non-zero when
+anything is missing or fails. It reaches the store exactly as `serve` does (the same store flags and
+client: path prefix, headers, bearer token, basic auth, CA, client certificate). `render` prints the
+PromQL one request path would run.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from metrics_api.apis.smi import API_PREFIX
+from metrics_api.apis.smi.routing import parse
+from metrics_api.app import catalog_for
+from metrics_api.cli.config import STORE_FLAGS, ConfigError, Settings, add_flags, settings_from
+from metrics_api.core import promql
+from metrics_api.core.errors import ApiError
+from metrics_api.core.model import Target
+from metrics_api.packs.catalog import Catalog
+from metrics_api.packs.detect import LOOKBACK, DetectionError, Detector
+from metrics_api.packs.model import Pack, PackError, Source
+from metrics_api.pipeline.plan import PlannedQuery, plan
+from metrics_api.store.prometheus import PrometheusClient, matched
+
+METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
+CHECK_WINDOW = 300.0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    queries = commands.add_parser("queries", help="check a query pack against a Prometheus, or print its PromQL")
+    actions = queries.add_subparsers(dest="queries_command", required=True)
+    check = actions.add_parser("check", help="which metrics/labels a pack needs are present; run each query once")
+    add_flags(check, STORE_FLAGS)
+    check.add_argument("--mesh", default="auto", help="pack name, YAML file, or auto (default)")
+    render = actions.add_parser("render", help="print the PromQL a request path would run")
+    render.add_argument("path", help=f"an API path, e.g. {API_PREFIX}/namespaces/shop/deployments/web/edges?t=1m")
+    render.add_argument("--mesh", required=True, help="pack name or YAML file")
+    for command in (check, render):
+        command.add_argument("--query-packs", help="user packs: a YAML file or a directory (as for serve)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.queries_command == "render":
+            catalog = Catalog()
+            if args.query_packs:
+                catalog.add_overrides(args.query_packs)
+            return _render(catalog.load(args.mesh), args.path)
+        settings = settings_from(args)
+        return asyncio.run(_check(settings, catalog_for(settings)))
+    except (PackError, DetectionError, ConfigError, ValueError) as error:
+        print(f"smi-metrics-api queries: {error}", file=sys.stderr)
+        return 2
+
+
+# -- render ----------------------------------------------------------------------------------------
+
+
+def _render(pack: Pack, path: str) -> int:
+    parts = urlsplit(path)
+    if not parts.path.startswith(API_PREFIX + "/"):
+        raise ValueError(f"the path must start with {API_PREFIX}/")
+    try:
+        target = parse(pack, parts.path.rstrip("/"), dict(parse_qsl(parts.query))).target
+    except ApiError as error:
+        print(f"smi-metrics-api queries: {error.code} {error.message}", file=sys.stderr)
+        return 2
+    for query in plan(pack, target):
+        print(f"# {query.kind.plural} {query.direction or 'resource'} {query.measure}")
+        print(query.promql)
+    return 0
+
+
+# -- check -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Need:
+    metric: str
+    labels: tuple[str, ...]     # every view of the metric's source reads them: absence is a problem
+    optional: tuple[str, ...]   # only some kinds' views read them (Linkerd's `statefulset`, ...): absence
+                                # means no series of those kinds, which is not a problem
+
+
+def needs(pack: Pack) -> list[Need]:
+    """Every metric the pack's templates read, with the labels its views group or select by."""
+    views_by_source: dict[str, list[set[str]]] = {}
+    for support in pack.kinds.values():
+        for view in (support.resource, *support.edges.values()):
+            labels = set()
+            for label in view.labels() + ([view.self.kind_label] if view.self.kind_label else []):
+                derived = pack.derived.get(label)
+                labels.add(derived.source if derived else label)
+            views_by_source.setdefault(view.source.name, []).append(labels)
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for source in _sources(pack):
+        views = views_by_source.get(source.name, [])
+        every = set.intersection(*views) if views else set()
+        some = set().union(*views) - every
+        for templates, extra in ((source.counts, pack.status_label), (source.latency, "le")):
+            for metric in METRIC.findall(templates):
+                required, optional = found.setdefault(metric, (set(), set()))
+                required.update(every | {extra})
+                optional.update(some)
+    return [Need(metric, tuple(sorted(required)), tuple(sorted(optional - required)))
+            for metric, (required, optional) in sorted(found.items())]
+
+
+def _sources(pack: Pack) -> list[Source]:
+    seen: dict[str, Source] = {}
+    for support in pack.kinds.values():
+        for view in (support.resource, *support.edges.values()):
+            seen.setdefault(view.source.name, view.source)
+    return list(seen.values())
+
+
+def checks(pack: Pack) -> list[PlannedQuery]:
+    """Every distinct query the pack plans: each kind's list and its edges, across namespaces."""
+    queries: dict[str, PlannedQuery] = {}
+    for plural, support in pack.kinds.items():
+        for edges in (False, True) if support.edges else (False,):
+            for query in plan(pack, Target(plural, (support.kind,), None, None, edges, CHECK_WINDOW)):
+                queries.setdefault(query.promql, query)
+    return list(queries.values())
+
+
+async def _check(settings: Settings, catalog: Catalog) -> int:
+    client = PrometheusClient.for_settings(settings)
+    await client.start()
+    try:
+        return await _check_with(client, settings, catalog)
+    finally:
+        await client.close()
+
+
+async def _check_with(client: PrometheusClient, settings: Settings, catalog: Catalog) -> int:
+    timeout = settings.request_timeout
+    if settings.mesh == "auto":
+        pack = await Detector(catalog, client).detect(timeout)
+    else:
+        pack = catalog.load(settings.mesh)
+    now = time.time()
+    problems = 0
+    rows = [("METRIC", "LABEL", "STATUS")]
+    for need in needs(pack):
+        present = set(await client.label_names("{" + promql.equals("__name__", need.metric) + "}",
+                                               now - LOOKBACK, now, timeout))
+        if not matched(present):
+            rows.append((need.metric, "", "MISSING"))
+            problems += 1
+            continue
+        rows.append((need.metric, "", "ok"))
+        for label in need.labels:
+            ok = label in present
+            rows.append(("", label, "ok" if ok else "MISSING"))
+            problems += not ok
+        for label in need.optional:
+            rows.append(("", label, "ok" if label in present else "absent (no series of the kinds that read it)"))
+    print(f"pack {pack.name} ({pack.path}) against {settings.prometheus_url}\n")
+    _table(rows)
+    rows = [("KIND", "VIEW", "MEASURE", "SERIES", "SECONDS", "STATUS")]
+    for query in checks(pack):
+        started = time.monotonic()
+        try:
+            result = await client.query(query.promql, now, timeout)
+            status, count = "ok", str(len(result))
+        except ApiError as error:   # any failure of this query is a finding, not a crash of the tool
+            status, count = f"ERROR {error.code}: {error.message[:200]}", "-"
+            problems += 1
+        rows.append((query.kind.plural, query.direction or "resource", query.measure, count,
+                     f"{time.monotonic() - started:.3f}", status))
+    print()
+    _table(rows)
+    print(f"\n{problems} problem(s)")
+    return 1 if problems else 0
+
+
+def _table(rows: Sequence[Iterable[str]]) -> None:
+    rows = [tuple(row) for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -1,0 +1,1 @@
+"""The HTTP layer (the only place aiohttp serves from): dispatch, Status errors, admission, our own metrics, health, TLS."""

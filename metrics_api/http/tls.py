@@ -1,0 +1,63 @@
+"""The serving TLS context, kept current without a restart: the certificate files are re-read when
+they change (a renewed Secret), and client CAs are added when the cluster's change."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from pathlib import Path
+
+from metrics_api.http.certs import server_context
+
+log = logging.getLogger("metrics_api")
+
+
+class ServingTls:
+    """One live SSLContext: loading a new pair into it applies to every handshake that follows."""
+
+    def __init__(self, cert_path: Path, key_path: Path, refresh_seconds: float) -> None:
+        self.cert_path, self.key_path = cert_path, key_path
+        self._refresh = refresh_seconds
+        self._loaded = self._signature()
+        self.context = server_context(cert_path, key_path)
+        self._trusted: set[str] = set()
+
+    def trust_client_cas(self, pem: str) -> None:
+        """Request (never require) client certificates, verified in the handshake against every CA ever
+        trusted here: an SSLContext cannot forget a CA, so which CA signed a certificate, and whether that
+        CA still counts, is decided per request by the authenticator."""
+        if not pem or pem in self._trusted:
+            return
+        self.context.load_verify_locations(cadata=pem)
+        self.context.verify_mode = ssl.CERT_OPTIONAL
+        self._trusted.add(pem)
+
+    async def keep_reloading(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh)
+            self.reload_if_changed()
+
+    def reload_if_changed(self) -> bool:
+        signature = self._signature()
+        if signature == self._loaded:
+            return False
+        try:
+            self.context.load_cert_chain(self.cert_path, self.key_path)
+        except (OSError, ssl.SSLError) as exc:   # e.g. the key not yet written next to a new certificate
+            log.warning("serving certificate changed but cannot be loaded yet (keeping the previous one): %s", exc)
+            return False
+        self._loaded = signature
+        log.info("serving certificate reloaded from %s", self.cert_path)
+        return True
+
+    def _signature(self) -> tuple:
+        """Changes whenever either file is replaced or rewritten (Secret volumes swap a symlink)."""
+        stats = []
+        for path in (self.cert_path, self.key_path):
+            try:
+                st = os.stat(path)
+                stats.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except OSError:
+                stats.append(None)
+        return tuple(stats)

@@ -1,0 +1,135 @@
+"""Async Prometheus HTTP API client (also VictoriaMetrics, Thanos, Mimir): instant queries only."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+
+from metrics_api.cli.config import Settings
+from metrics_api.core.errors import ApiError, internal, upstream_timeout, upstream_unavailable
+from metrics_api.store.access import StoreAccess, store_access
+
+Series = dict[str, Any]   # {"metric": {label: value}, "value": [timestamp, "number"]}
+
+
+class PrometheusClient:
+    """One pooled aiohttp session; queries are POSTed as form bodies so no URL limit applies."""
+
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, max_connections: int = 64,
+                 max_concurrency: int = 32, max_body_bytes: int = 64 << 20,
+                 access: StoreAccess | None = None) -> None:
+        self.base_url = base_url.rstrip("/")   # may end in a path prefix: /select/0/prometheus
+        self._access = access or StoreAccess()
+        self._headers = headers or {}
+        self._max_connections = max_connections
+        # Queries wait here (within their budget) rather than pile up at Prometheus.
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_body_bytes = max_body_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> PrometheusClient:
+        return cls(settings.prometheus_url, max_concurrency=settings.max_prometheus_queries,
+                   max_body_bytes=settings.max_prometheus_response_bytes, access=store_access(settings))
+
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=60,
+                                             ssl=self._access.ssl_context or True)
+            # identity: gzip costs Prometheus and us more CPU than it saves on a cluster network
+            # (measured: a cold request took twice as long with it, tests/perf/RESULTS.md).
+            headers = {"Accept-Encoding": "identity", **self._headers}
+            self._session = aiohttp.ClientSession(connector=connector, headers=headers)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def query(self, promql: str, at: float, timeout: float) -> list[Series]:
+        """An instant vector at `at` (unix seconds); raises ApiError (503, 504 or 500) on failure."""
+        # Prometheus durations take no fractions: whole milliseconds.
+        form = {"query": promql, "time": f"{at:.3f}", "timeout": f"{max(int(timeout * 1000), 1)}ms"}
+        data = await self._post("/api/v1/query", form, timeout)
+        if data.get("resultType") != "vector":
+            raise internal(f"Prometheus returned a {data.get('resultType')!r} result for an instant vector query")
+        return data.get("result") or []
+
+    async def label_names(self, selector: str, start: float, end: float, timeout: float) -> list[str]:
+        """The label names of the series matching `selector` in [start, end] (a metadata query)."""
+        form = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        names = await self._post("/api/v1/labels", form, timeout)
+        return [str(name) for name in names] if isinstance(names, list) else []
+
+    async def series_exist(self, selector: str, start: float, end: float, timeout: float) -> bool:
+        """Whether any series matches `selector` in [start, end]: a metadata query (label names only)."""
+        return matched(await self.label_names(selector, start, end, timeout))
+
+    async def ready(self, timeout: float = 2.0) -> bool:
+        try:
+            await self._post("/api/v1/query", {"query": "1"}, timeout)
+        except ApiError:
+            return False
+        return True
+
+    async def _post(self, path: str, form: dict[str, str], timeout: float) -> Any:
+        assert self._session is not None, "PrometheusClient.start() was not called"
+        url = self.base_url + path
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._slots, self._session.post(
+                        url, data=form, headers=self._access.request_headers()) as response:
+                    body = await self._read_bounded(response)
+                    status = response.status
+        except TimeoutError:
+            raise upstream_timeout(f"Prometheus at {self.base_url} did not answer within {timeout:.1f}s") from None
+        except aiohttp.ClientError as exc:
+            raise upstream_unavailable(f"Prometheus at {self.base_url} is unreachable: {exc}") from None
+        return _decode(self.base_url, status, body)
+
+    async def _read_bounded(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, or a 500 as soon as it exceeds the bound: an answer that big is a query matching
+        far more series than any traffic view should, and must not take the server's memory with it."""
+        limit = self._max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise self._too_big()
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > limit:
+                raise self._too_big()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_big(self) -> ApiError:
+        return internal(f"Prometheus at {self.base_url} answered more than {self._max_body_bytes} bytes "
+                        "(--max-prometheus-response-bytes)")
+
+
+def matched(label_names: Any) -> bool:
+    """Whether a /api/v1/labels?match[]= answer found series: Prometheus answers [] when none match,
+    VictoriaMetrics ["__name__"], so only a real label counts."""
+    return any(name != "__name__" for name in label_names or ())
+
+
+def _decode(base_url: str, status: int, body: bytes) -> dict[str, Any]:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        if status in (502, 503, 504):
+            raise upstream_unavailable(f"Prometheus at {base_url} answered HTTP {status}")
+        raise internal(f"Prometheus at {base_url} answered HTTP {status} with a body that is not its JSON API")
+    if document.get("status") == "success" and status == 200:
+        return document.get("data") or {}
+    error_type = document.get("errorType", "")
+    message = f"Prometheus {error_type or 'error'}: {document.get('error', f'HTTP {status}')}"
+    if error_type == "timeout" or status == 504:
+        raise upstream_timeout(message)
+    # A Prometheus shutting down fails queries on its closing blocks ("block is closing"): unavailable.
+    if error_type == "unavailable" or status == 503 or str(document.get("error", "")).endswith("is closing"):
+        raise upstream_unavailable(message)
+    raise internal(message)

@@ -1,0 +1,92 @@
+"""Caching and coalescing, measured at Prometheus itself, and an independent oracle
+(prometheus-api-client querying the same Prometheus directly)."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import urllib.request
+
+import aiohttp
+import pytest
+from prometheus_api_client import PrometheusConnect
+
+from metrics_api.apis.smi import API_PREFIX
+from metrics_api.apis.smi.routing import parse
+from metrics_api.pipeline.plan import plan
+from tests.support.catalog import packs
+
+P = API_PREFIX
+
+
+def engine_queries(prometheus_url: str) -> float:
+    """Queries Prometheus evaluated so far, from its own /metrics."""
+    text = urllib.request.urlopen(prometheus_url + "/metrics", timeout=10).read().decode()
+    match = re.search(r'^prometheus_engine_query_duration_seconds_count\{slice="inner_eval"\} (\S+)$', text, re.M)
+    assert match, "Prometheus no longer exports its engine query counter"
+    return float(match.group(1))
+
+
+def at_start_of_an_instant(cache_ttl: float = 5.0) -> None:
+    """Wait until a fresh evaluation instant has just begun: the server quantizes evaluation times to
+    its cache TTL, and requests that straddle two instants rightly run two query sets."""
+    time.sleep(cache_ttl - time.time() % cache_ttl + 0.05)
+
+
+def planned_count(mesh: str, path: str, query: dict[str, str]) -> int:
+    pack = packs.load(mesh)
+    return len({q.promql for q in plan(pack, parse(pack, path, query).target)})
+
+
+async def fetch_many(url: str, count: int) -> list[int]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False, limit=count)) as session:
+        async def one() -> int:
+            async with session.get(url) as response:
+                await response.read()
+                return response.status
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def test_100_concurrent_identical_cold_requests_cause_one_query_set(api_server, prometheus):
+    server = api_server("linkerd")
+    path, window = f"{P}/namespaces/shop/deployments/web", "47s"   # a window no other test uses: cold
+    at_start_of_an_instant()
+    before = engine_queries(prometheus.url)
+    statuses = await fetch_many(f"{server.url}{path}?t={window}", 100)
+    after = engine_queries(prometheus.url)
+    assert statuses == [200] * 100
+    assert after - before == planned_count("linkerd", path, {"t": window})
+
+
+def test_a_repeated_request_is_served_from_the_cache(api_server, prometheus):
+    server = api_server("linkerd")
+    path = f"{P}/namespaces/shop/deployments/api/edges?t=53s"
+    at_start_of_an_instant()
+    first = server.get(path)
+    before = engine_queries(prometheus.url)
+    second = server.get(path)
+    assert engine_queries(prometheus.url) == before
+    assert second.json() == first.json()
+
+
+def test_without_cache_every_request_queries(api_server, prometheus):
+    server = api_server("linkerd", "--cache-ttl", "0")
+    path = f"{P}/namespaces/shop/deployments/api?t=59s"
+    server.get(path)
+    before = engine_queries(prometheus.url)
+    server.get(path)
+    assert engine_queries(prometheus.url) - before == planned_count("linkerd", f"{P}/namespaces/shop/deployments/api", {})
+
+
+@pytest.mark.parametrize("mesh, promql", [
+    ("linkerd", 'sum(increase(response_total{direction="inbound",namespace="shop",deployment="web"}[1m]))'),
+    ("istio", 'sum(increase(istio_requests_total{reporter="destination",destination_workload_namespace="shop",'
+              'destination_workload="web"}[1m]))'),
+])
+def test_request_count_agrees_with_an_independent_client(api_server, prometheus, mesh, promql):
+    oracle = PrometheusConnect(url=prometheus.url, disable_ssl=True)
+    expected = float(oracle.custom_query(promql)[0]["value"][1])
+    item = api_server(mesh).get(f"{P}/namespaces/shop/deployments/web?t=1m").json()
+    values = {m["name"]: m["value"] for m in item["metrics"]}
+    total = int(values["success_count"]) + int(values["failure_count"])
+    assert total == pytest.approx(expected, rel=0.01)

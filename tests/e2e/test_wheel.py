@@ -1,0 +1,58 @@
+"""The wheel users install: built with `pip wheel .`, installed (not editable) into a fresh virtualenv,
+it carries every pack and `py.typed`, no simulator, and serves each mesh against a real Prometheus."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from metrics_api.apis.smi import API_PREFIX
+from tests.support.serverproc import REPO, ServerProcess
+
+PACKS = sorted(p.name for p in (REPO / "queries").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
+                    str(REPO)], check=True, timeout=300, capture_output=True)
+    [built] = out.glob("smi_metrics_api-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh virtualenv with the wheel and its dependencies; returns its bin/ folder."""
+    venv = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=600,
+                   capture_output=True)
+    return venv / "bin"
+
+
+def test_the_wheel_ships_the_packs_and_not_the_simulator(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert sorted(n.rsplit("/", 1)[1] for n in names if n.startswith("metrics_api/queries/")) == PACKS
+    assert "metrics_api/py.typed" in names
+    assert not [n for n in names if n.startswith("meshsim/") or "/sim/" in n or n.startswith("tests/")]
+    assert PACKS, "queries/ holds the packs"
+
+
+@pytest.mark.parametrize("mesh", ["linkerd", "istio"])
+def test_the_installed_wheel_serves_a_mesh(installed, prometheus, mesh, tmp_path):
+    server = ServerProcess(prometheus.url, "--mesh", mesh, cert_dir=tmp_path,
+                           command=(str(installed / "smi-metrics-api"),), cwd=tmp_path)
+    try:
+        reply = server.get(f"{API_PREFIX}/namespaces/shop/deployments/web")
+        assert reply.status == 200, reply.body
+        assert reply.json()["resource"] == {"kind": "Deployment", "namespace": "shop", "name": "web"}
+    finally:
+        server.stop()
+    # the installed package is the wheel's, not this checkout
+    where = subprocess.run([str(installed / "python"), "-c", "import metrics_api; print(metrics_api.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert str(REPO) not in where and "site-packages" in where

@@ -1,0 +1,109 @@
+"""The planner and normalize on hand-written series: no Prometheus. Expected values are written out
+here, not computed with the code under test."""
+from __future__ import annotations
+
+import pytest
+
+from metrics_api.core.kinds import BY_PLURAL
+from metrics_api.core.model import Direction, Measure, Ref, Target
+from metrics_api.pipeline.normalize import normalize
+from metrics_api.pipeline.plan import plan, plan_existence
+from tests.support.catalog import packs
+
+LINKERD = packs.load("linkerd")
+
+
+def target(plural: str, name: str | None = None, edges: bool = False, namespace: str | None = "shop") -> Target:
+    return Target(plural, (BY_PLURAL[plural],), namespace, name, edges, 30.0)
+
+
+def sample(value: str, **labels: str) -> dict:
+    return {"metric": labels, "value": [1.7e9, value]}
+
+
+# -- the planner -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("request_target, shape", [
+    # (direction, measure) of each query, in order; written by hand from the Linkerd pack.
+    (target("deployments", "web"), [("", "counts"), ("", "p99"), ("", "p90"), ("", "p50"), ("", "presence")]),
+    (target("deployments"), [("", "counts"), ("", "p99"), ("", "p90"), ("", "p50"), ("", "presence")]),
+    (target("deployments", "web", edges=True),
+     [("to", "counts"), ("to", "p99"), ("to", "p90"), ("to", "p50"),
+      ("from", "counts"), ("from", "p99"), ("from", "p90"), ("from", "p50")]),
+])
+def test_plan_shape(request_target, shape):
+    assert [(q.direction, q.measure) for q in plan(LINKERD, request_target)] == shape
+
+
+def test_existence_plan_reads_no_latency():
+    assert [(q.direction, q.measure) for q in plan_existence(LINKERD, target("deployments", "web"))] == [
+        ("", "counts"), ("", "presence")]
+
+
+def test_plan_selects_names_as_escaped_equality_literals():
+    [counts, *_] = plan(LINKERD, target("deployments", 'a.b"}'))
+    assert 'deployment="a.b\\"}"' in counts.promql and 'namespace="shop"' in counts.promql
+    assert "=~" not in counts.promql
+
+
+def test_a_list_across_namespaces_has_no_namespace_matcher():
+    [counts, *_] = plan(LINKERD, target("deployments", namespace=None))
+    assert 'deployment!=""' in counts.promql and 'namespace="' not in counts.promql
+
+
+# -- normalize -------------------------------------------------------------------------------------
+
+def rows_of(request_target: Target, by_measure: dict[tuple[str, str], list[dict]]):
+    planned = plan(LINKERD, request_target)
+    return normalize(LINKERD, planned, [by_measure.get((q.direction, q.measure), []) for q in planned])
+
+
+WEB = dict(namespace="shop", deployment="web")
+
+
+@pytest.mark.parametrize("series, expected", [
+    # counts split by classification; latency only where there are counts
+    ({("", "counts"): [sample("90", classification="success", **WEB), sample("10", classification="failure", **WEB)],
+      ("", "p99"): [sample("250", **WEB)], ("", "p50"): [sample("12.5", **WEB)]},
+     [("web", 90.0, 10.0, {"p99": 250.0, "p50": 12.5})]),
+    # a NaN quantile (no requests) is absent, never 0 or NaN
+    ({("", "counts"): [sample("0", classification="success", **WEB)], ("", "p99"): [sample("NaN", **WEB)]},
+     [("web", 0.0, 0.0, {})]),
+    # latency without counts does not make a row
+    ({("", "p99"): [sample("5", **WEB)]}, []),
+    # a caller known only from its client-side series is listed with zero inbound traffic
+    ({("", "presence"): [sample("7", classification="success", namespace="shop", deployment="loadgen")]},
+     [("loadgen", 0.0, 0.0, {})]),
+    # negative and infinite values are read as 0
+    ({("", "counts"): [sample("-3", classification="success", **WEB), sample("+Inf", classification="failure", **WEB)]},
+     [("web", 0.0, 0.0, {})]),
+    # series without the identity label are dropped
+    ({("", "counts"): [sample("4", classification="success", namespace="shop")]}, []),
+])
+def test_normalize_resources(series, expected):
+    rows = rows_of(target("deployments"), series)
+    assert [(r.resource.name, r.success, r.failure, dict(r.latency_ms)) for r in rows] == expected
+    assert all(r.direction is Direction.RESOURCE and r.resource.kind == "Deployment" for r in rows)
+
+
+def test_normalize_edges_name_the_peer_by_the_label_that_is_set():
+    to_db = dict(namespace="shop", deployment="web", dst_namespace="data", dst_statefulset="db")
+    unknown = dict(namespace="shop", deployment="web", dst_namespace="data")   # no dst_* name: not an edge
+    rows = rows_of(target("deployments", "web", edges=True), {
+        ("to", "counts"): [sample("30", classification="success", **to_db), sample("5", classification="success", **unknown)],
+        ("to", "p90"): [sample("40", **to_db)],
+    })
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.direction, row.peer, row.success, dict(row.latency_ms)) == (
+        Direction.TO, Ref("data", "db", "StatefulSet"), 30.0, {Measure.P90: 40.0})
+
+
+def test_rows_are_sorted_by_namespace_then_name():
+    rows = rows_of(target("deployments", namespace=None), {("", "counts"): [
+        sample("1", classification="success", namespace="b", deployment="a"),
+        sample("1", classification="success", namespace="a", deployment="z"),
+        sample("1", classification="success", namespace="a", deployment="axb"),
+        sample("1", classification="success", namespace="a", deployment="a.b"),
+    ]})
+    assert [(r.resource.namespace, r.resource.name) for r in rows] == [("a", "a.b"), ("a", "axb"), ("a", "z"), ("b", "a")]
