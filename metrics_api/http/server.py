@@ -26,6 +26,7 @@ from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
+from metrics_api.pipeline.recordings import Recordings
 from metrics_api.store.prometheus import PrometheusClient
 
 log = logging.getLogger("metrics_api")
@@ -60,7 +61,8 @@ class Server:
         self.responses = ResponseCache(fresh_seconds=settings.cache_ttl, stale_seconds=settings.stale_if_error,
                                        max_bytes=settings.cache_max_bytes)
         self.admission = InFlightLimit(settings.max_in_flight)
-        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
+        recordings = Recordings(self.pack, self.prometheus) if settings.recording_rules == "auto" else None
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, recordings)
         self.documents = Documents(self.pack)
         self.openapi = OpenApi(self.pack)
         self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,

@@ -63,6 +63,12 @@ class PrometheusClient:
         names = await self._post("/api/v1/labels", form, timeout)
         return [str(name) for name in names] if isinstance(names, list) else []
 
+    async def label_values(self, label: str, selector: str, start: float, end: float, timeout: float) -> list[str]:
+        """The values `label` takes on the series matching `selector` in [start, end] (a metadata query)."""
+        query = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        values = await self._request("GET", f"/api/v1/label/{label}/values", query, timeout)
+        return [str(value) for value in values] if isinstance(values, list) else []
+
     async def series_exist(self, selector: str, start: float, end: float, timeout: float) -> bool:
         """Whether any series matches `selector` in [start, end]: a metadata query (label names only)."""
         return matched(await self.label_names(selector, start, end, timeout))
@@ -75,12 +81,17 @@ class PrometheusClient:
         return True
 
     async def _post(self, path: str, form: dict[str, str], timeout: float) -> Any:
+        return await self._request("POST", path, form, timeout)
+
+    async def _request(self, method: str, path: str, fields: dict[str, str], timeout: float) -> Any:
+        """POST: `fields` as a form body (no URL limit); GET (endpoints without POST): as the query string."""
         assert self._session is not None, "PrometheusClient.start() was not called"
         url = self.base_url + path
+        body = {"data": fields} if method == "POST" else {"params": fields}
         try:
             async with asyncio.timeout(timeout):
-                async with self._slots, self._session.post(
-                        url, data=form, headers=self._access.request_headers()) as response:
+                async with self._slots, self._session.request(
+                        method, url, headers=self._access.request_headers(), **body) as response:
                     body = await self._read_bounded(response)
                     status = response.status
         except TimeoutError:
