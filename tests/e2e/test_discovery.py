@@ -9,15 +9,15 @@ import pytest
 from aiohttp import web
 
 from metrics_api.apis.smi import API_PREFIX
-from metrics_api.apis.smi.discovery import DISCOVERY_V2
 from metrics_api.cli.config import Settings
 from metrics_api.http.server import Server
 from metrics_api.store.prometheus import PrometheusClient
 from tests.support.catalog import packs
 
 P = API_PREFIX
-AGGREGATOR_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-                     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+# The media type kube-aggregator asks for and must get back (k8s.io/apiserver aggregated discovery).
+DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATOR_ACCEPT = f"{DISCOVERY_V2},application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 
 
 # What the linkerd pack serves (CONTRACT §2), in discovery order, written out: (resource, singular, scope).
