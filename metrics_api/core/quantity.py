@@ -6,17 +6,27 @@ import re
 from datetime import datetime, timezone
 
 _SUFFIXES = {-3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+MAX_INT64 = (1 << 63) - 1
+
+
+def clamp_int64(value: float) -> int:
+    """`value` truncated toward zero and clamped to int64, the range of a Go client's integers (and of a
+    Table's integer cells). Go's own float→int64 conversion of an out-of-range value is implementation
+    defined (amd64 gives math.MinInt64, a negative count); the nearest representable value is the clamp."""
+    return min(int(value), MAX_INT64)
 
 
 def milli_quantity(value: float) -> str:
     """`resource.NewMilliQuantity(int64(value*1000), DecimalSI).String()`.
 
-    Truncates toward zero like Go's float→int64 conversion. NaN, infinities and negative values
-    (which a rate can never legitimately be) render as "0" instead of Go's garbage integers.
+    Truncates toward zero like Go's float→int64 conversion. Values of 2^63 milli-units and more (about
+    9.2e15) render as the largest int64 quantity, `9223372036854775807m`, instead of Go's wrapped
+    negative. NaN, infinities and negative values (which a rate can never legitimately be) render as
+    "0" instead of Go's garbage integers.
     """
     if not math.isfinite(value) or value <= 0:
         return "0"
-    milli = int(value * 1000)
+    milli = clamp_int64(value * 1000)
     if milli == 0:
         return "0"
     exponent = -3

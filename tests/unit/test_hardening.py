@@ -22,3 +22,10 @@ def test_idle_resource_has_no_success_rate_but_zero_counts_rate_and_latencies():
                     "success_count": "0", "failure_count": "0", "request_rate": "0"}
     busy = _metrics(Row(Ref("shop", "web", "Deployment"), "", None, success=0, failure=3))
     assert busy["success_rate"] == "0"   # all failed: a real 0, kept
+
+
+def test_quantities_beyond_int64_clamp_to_the_largest_int64_quantity():
+    from metrics_api.core.quantity import milli_quantity
+    assert milli_quantity(2.0 ** 63) == milli_quantity(1e300) == "9223372036854775807m"
+    assert milli_quantity(float("inf")) == "0"   # not a measurement: never reaches here after normalize
+    assert milli_quantity(9.22e15) == "9220P"    # just inside the range: apimachinery's canonical form

@@ -1,0 +1,112 @@
+"""Issue 10 regressions on a real server and a real Prometheus behind tests/support/faultproxy.py:
+huge and malformed Prometheus answers, and the other hostile-input findings that need HTTP."""
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from metrics_api.apis.smi import API_PREFIX
+MAX_INT64 = (1 << 63) - 1   # Go int64, the range of a Table integer cell
+from tests.support.faultproxy import FaultProxy
+from tests.support.serverproc import Reply, ServerProcess
+
+P = API_PREFIX
+WEB = f"{P}/namespaces/shop/deployments/web"
+LIST = f"{P}/namespaces/shop/deployments"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+@pytest.fixture(scope="module")
+def proxy(prometheus):
+    proxy = FaultProxy(prometheus.url).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def uncached(proxy, tmp_path_factory):
+    """A server on the proxy that asks Prometheus on every request (--cache-ttl 0)."""
+    server = ServerProcess(proxy.url, "--mesh", "linkerd", "--cache-ttl", "0", "--request-timeout", "5",
+                           cert_dir=tmp_path_factory.mktemp("hardening"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def healed(proxy):
+    yield proxy
+    proxy.heal()
+
+
+def _every_value(text: str):
+    def rewrite(body: bytes) -> bytes:
+        document = orjson.loads(body)
+        data = document.get("data")
+        if isinstance(data, dict) and data.get("resultType") == "vector":
+            for series in data["result"]:
+                series["value"][1] = text
+        return orjson.dumps(document)
+    return rewrite
+
+
+def _values(item: dict) -> dict[str, str]:
+    return {m["name"]: m["value"] for m in item["metrics"]}
+
+
+@pytest.mark.parametrize("huge", ["9223372036854775808", "1e19", "1.7e308"])
+def test_values_beyond_int64_are_clamped_not_500(uncached, healed, huge):
+    healed.rewrite = _every_value(huge)
+    reply = uncached.get(WEB)
+    assert reply.status == 200, reply.body[:300]
+    metrics = _values(reply.json())
+    largest = f"{MAX_INT64}m"   # NewMilliQuantity(math.MaxInt64, DecimalSI).String()
+    assert metrics["success_count"] == metrics["p99_response_latency"] == largest
+    table = uncached.get(LIST + "?includeObject=None", headers={"Accept": TABLE + ";profile=wide"})
+    assert table.status == 200, table.body[:300]
+    cells = [row["cells"] for row in table.json()["rows"]]
+    assert cells and all(MAX_INT64 in row[-2:] for row in cells)
+
+
+def _assert_bad_answer(reply: Reply) -> None:
+    assert reply.status == 500, reply.body[:300]
+    status = reply.json()
+    assert (status["kind"], status["reason"], status["code"]) == ("Status", "InternalError", 500)
+    assert "Prometheus" in status["message"], status["message"]
+    for python in ("Error:", "Traceback", "object has no attribute", "internal error:", "'NoneType'", "KeyError"):
+        assert python not in status["message"], status["message"]
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                     max_leaves=8)
+_BAD_SERIES = st.one_of(
+    _JSON.filter(lambda v: not isinstance(v, dict)),
+    st.fixed_dictionaries({"metric": _JSON.filter(lambda v: not isinstance(v, dict) and v is not None),
+                           "value": st.just([1.0, "1"])}),
+    st.fixed_dictionaries({"metric": st.just({"deployment": "web", "namespace": "shop"}),
+                           "value": _JSON.filter(lambda v: not (isinstance(v, list) and len(v) == 2))}),
+    st.fixed_dictionaries({"metric": st.just({"deployment": "web"}), "value": st.tuples(st.just(1.0), _JSON.filter(
+        lambda v: not isinstance(v, str))).map(list)}),
+    st.fixed_dictionaries({"metric": st.dictionaries(st.just("deployment"), _JSON.filter(
+        lambda v: not isinstance(v, str)), min_size=1), "value": st.just([1.0, "1"])}),
+    st.just({"metric": {"deployment": "web", "namespace": "shop"}, "value": [1.0, "not a number"]}),
+)
+_BAD_DATA = st.one_of(
+    _BAD_SERIES.map(lambda series: {"resultType": "vector", "result": [series]}),
+    _JSON.filter(lambda v: not isinstance(v, list) and v is not None).map(
+        lambda result: {"resultType": "vector", "result": result}),
+    _JSON.filter(lambda v: not isinstance(v, dict)),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_BAD_DATA)
+def test_malformed_prometheus_answers_are_a_clear_500(uncached, healed, data):
+    healed.rewrite = lambda body: orjson.dumps({"status": "success", "data": data})
+    _assert_bad_answer(uncached.get(WEB))
