@@ -28,4 +28,4 @@ def test_quantities_beyond_int64_clamp_to_the_largest_int64_quantity():
     from metrics_api.core.quantity import milli_quantity
     assert milli_quantity(2.0 ** 63) == milli_quantity(1e300) == "9223372036854775807m"
     assert milli_quantity(float("inf")) == "0"   # not a measurement: never reaches here after normalize
-    assert milli_quantity(9.22e15) == "9220P"    # just inside the range: apimachinery's canonical form
+    assert milli_quantity(9.22e15) == "9220T"    # just inside the range: apimachinery's canonical form
