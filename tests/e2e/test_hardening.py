@@ -110,3 +110,40 @@ _BAD_DATA = st.one_of(
 def test_malformed_prometheus_answers_are_a_clear_500(uncached, healed, data):
     healed.rewrite = lambda body: orjson.dumps({"status": "success", "data": data})
     _assert_bad_answer(uncached.get(WEB))
+
+
+def _hang_up_after_headers(server: ServerProcess, path: str) -> int:
+    """Send a GET, read the first bytes of the answer and close the connection; returns bytes read."""
+    import socket
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            return len(tls.recv(4096))
+
+
+def _many_pods(body: bytes) -> bytes:
+    """Every pod series 100 times under other pod names: a list answer of several chunks."""
+    document = orjson.loads(body)
+    data = document.get("data")
+    if isinstance(data, dict) and data.get("resultType") == "vector":
+        data["result"] = [{**series, "metric": {**series["metric"], "pod": f"{series['metric']['pod']}-{i}"}}
+                          if "pod" in series["metric"] else series
+                          for series in data["result"] for i in range(100)]
+    return orjson.dumps(document)
+
+
+def test_client_hanging_up_during_a_chunked_answer_is_one_debug_line(uncached, healed):
+    healed.rewrite = _many_pods
+    big = f"{P}/pods?includeObject=Object"
+    size = len(uncached.get(big, headers={"Accept": TABLE}).body)
+    assert size > 4 * (64 << 10), size   # written in chunks (server.STREAM_CHUNK)
+    before = uncached.log_path.read_text()
+    for _ in range(5):
+        assert _hang_up_after_headers(uncached, big) > 0
+    assert uncached.get("/healthz").status == 200
+    log = uncached.log_path.read_text()[len(before):]
+    for noise in ("ERROR", "Traceback", "socket.send() raised exception"):
+        assert noise not in log, log[-3000:]
