@@ -151,7 +151,7 @@ class Server:
         async def compute() -> bytes:
             return render(await self.api.answer(target, path, at))
 
-        key = (path, request.query_string, accept or "")
+        key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
         headers = {"Warning": body.warning} if body.warning else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":

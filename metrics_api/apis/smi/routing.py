@@ -9,6 +9,7 @@ from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.quantity import parse_go_duration
+from metrics_api.kube.selectors import parse_selector
 from metrics_api.packs.model import Pack
 
 DEFAULT_WINDOW = 30.0
@@ -68,6 +69,8 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
+    if selector is not None:
+        parse_selector(selector)   # a bad selector is a 400 before any query (it is applied after them)
     target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP)
     attributes = Attributes(
         verb="get" if name is not None else "list",
