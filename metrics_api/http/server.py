@@ -13,7 +13,7 @@ from aiohttp import web
 from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
 from metrics_api.apis.smi.openapi import OpenApi
-from metrics_api.apis.smi.routing import ParsedRequest, parse
+from metrics_api.apis.smi.routing import ParsedRequest, parse, watch_requested
 from metrics_api.apis.smi.table import Renderer, renderer_for
 from metrics_api.cli.config import Settings
 from metrics_api.core.errors import ApiError
@@ -182,7 +182,7 @@ class _Route:
 
     @classmethod
     def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
+        return cls(parsed, API_PREFIX + parsed.path_template, parsed.attributes.verb == "list" and watch_requested(query))
 
 
 def _json(body: bytes) -> web.Response:

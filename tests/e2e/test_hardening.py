@@ -147,3 +147,56 @@ def test_client_hanging_up_during_a_chunked_answer_is_one_debug_line(uncached, h
     log = uncached.log_path.read_text()[len(before):]
     for noise in ("ERROR", "Traceback", "socket.send() raised exception"):
         assert noise not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("t, window", [("%2B5m", "5m0s"), ("5m", "5m0s"), ("1.5m", "1m30s")])
+def test_go_durations_with_a_sign_are_accepted(uncached, t, window):
+    reply = uncached.get(f"{WEB}?t={t}")
+    assert reply.status == 200, reply.body[:300]
+    assert reply.json()["window"] == window
+
+
+@pytest.mark.parametrize("t", ["-5m", "%D9%A3s", "%C2%B3s", "5%20m", "1e3s"])
+def test_windows_go_refuses_or_out_of_range_are_400(uncached, t):
+    reply = uncached.get(f"{WEB}?t={t}")
+    assert reply.status == 400 and reply.json()["reason"] == "BadRequest", reply.body[:300]
+
+
+@pytest.mark.parametrize("watch", ["true", "True", "TRUE", "1", "t", "yes", ""])
+def test_watch_as_kube_apiserver_reads_it_is_405(uncached, watch):
+    reply = uncached.get(f"{LIST}?watch={watch}")
+    assert reply.status == 405 and reply.json()["reason"] == "MethodNotAllowed", (watch, reply.body[:300])
+
+
+@pytest.mark.parametrize("watch", ["false", "False", "0"])
+def test_watch_false_is_a_list(uncached, watch):
+    assert uncached.get(f"{LIST}?watch={watch}").status == 200
+
+
+def _names(reply: Reply) -> list[tuple[str, str]]:
+    assert reply.status == 200, reply.body[:300]
+    return [(item["metadata"].get("namespace", ""), item["metadata"]["name"]) for item in reply.json()["items"]]
+
+
+def test_field_selectors_on_metadata_name_and_namespace_filter_lists(uncached):
+    everything = _names(uncached.get(f"{P}/deployments"))
+    assert len({ns for ns, _ in everything}) > 1 and ("shop", "web") in everything
+    assert _names(uncached.get(f"{LIST}?fieldSelector=metadata.name%3Dweb")) == [("shop", "web")]
+    assert _names(uncached.get(f"{LIST}?fieldSelector=metadata.name%3D%3Dweb")) == [("shop", "web")]
+    others = _names(uncached.get(f"{LIST}?fieldSelector=metadata.name!%3Dweb"))
+    assert others == [item for item in everything if item[0] == "shop" and item[1] != "web"]
+    in_pay = _names(uncached.get(f"{P}/deployments?fieldSelector=metadata.namespace%3Dpay"))
+    assert in_pay == [item for item in everything if item[0] == "pay"] and in_pay
+    both = _names(uncached.get(f"{P}/deployments?fieldSelector=metadata.namespace%3Dshop,metadata.name%3Dweb"))
+    assert both == [("shop", "web")]
+
+
+@pytest.mark.parametrize("selector, message", [
+    ("spec.replicas%3D1", '"spec.replicas" is not a known field selector: only "metadata.name", "metadata.namespace"'),
+    ("metadata.name", "invalid selector: 'metadata.name'; can't understand 'metadata.name'"),
+    ("metadata.name%3Da%3Db", "unescaped character in value"),
+    ("metadata.name%3Da%5Cx", "invalid escape sequence"),
+])
+def test_unsupported_or_malformed_field_selectors_are_400(uncached, selector, message):
+    reply = uncached.get(f"{LIST}?fieldSelector={selector}")
+    assert reply.status == 400 and message in reply.json()["message"], reply.body[:300]

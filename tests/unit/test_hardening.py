@@ -3,6 +3,7 @@ Go durations, label selectors validated at routing."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from metrics_api.apis.smi.render import render_json
 from metrics_api.core.kinds import BY_PLURAL
@@ -29,3 +30,32 @@ def test_quantities_beyond_int64_clamp_to_the_largest_int64_quantity():
     assert milli_quantity(2.0 ** 63) == milli_quantity(1e300) == "9223372036854775807m"
     assert milli_quantity(float("inf")) == "0"   # not a measurement: never reaches here after normalize
     assert milli_quantity(9.22e15) == "9220T"    # just inside the range: apimachinery's canonical form
+
+
+# Cases from Go's own parseDurationTests and parseDurationErrorTests (golang/go src/time/time_test.go).
+@pytest.mark.parametrize("text, nanos", [
+    ("0", 0), ("5s", 5 * 10**9), ("30s", 30 * 10**9), ("1478s", 1478 * 10**9), ("-5s", -5 * 10**9),
+    ("+5s", 5 * 10**9), ("-0", 0), ("+0", 0), ("5.0s", 5 * 10**9), ("5.6s", 5 * 10**9 + 600 * 10**6),
+    ("5.s", 5 * 10**9), (".5s", 500 * 10**6), ("1.0s", 10**9), ("1.00s", 10**9), ("1.004s", 1004 * 10**6),
+    ("100.00100s", 100 * 10**9 + 1 * 10**6), ("10ns", 10), ("11us", 11 * 10**3), ("12µs", 12 * 10**3),
+    ("12μs", 12 * 10**3), ("13ms", 13 * 10**6), ("14s", 14 * 10**9), ("15m", 15 * 60 * 10**9),
+    ("16h", 16 * 3600 * 10**9), ("3h30m", (3 * 3600 + 30 * 60) * 10**9), ("-.5h", -1800 * 10**9),
+    ("39h9m14.425s", (39 * 3600 + 9 * 60 + 14) * 10**9 + 425 * 10**6), ("52763797000ns", 52763797000),
+    ("0.3333333333333333333h", 20 * 60 * 10**9), ("9223372036854775807ns", (1 << 63) - 1),
+    ("9223372036854775.807us", (1 << 63) - 1), ("-9223372036854775808ns", -(1 << 63)),
+    ("0.100000000000000000000h", 6 * 60 * 10**9),
+])
+def test_go_durations_accepted_as_go_does(text, nanos):
+    from metrics_api.core.quantity import parse_go_duration
+    assert round(parse_go_duration(text) * 1e9) == pytest.approx(nanos, rel=1e-15)
+
+
+@pytest.mark.parametrize("text", [
+    "", "3", "-", "s", ".", "-.", ".s", "+.s", "1d", "\x85\x85", "\xffff", "hello \xffff world",
+    "9223372036854775810ns", "9223372036854775808ns", "-9223372036854775809ns", "9223372036854775.808us",
+    "9223372036854ms775us808ns", "٣s", "³s", "5 m", " 5m", "5m ", "1e3s", "0x10s", "1_0s",
+])
+def test_go_durations_refused_as_go_does(text):
+    from metrics_api.core.quantity import parse_go_duration
+    with pytest.raises(ValueError):
+        parse_go_duration(text)
