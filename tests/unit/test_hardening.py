@@ -59,3 +59,42 @@ def test_go_durations_refused_as_go_does(text):
     from metrics_api.core.quantity import parse_go_duration
     with pytest.raises(ValueError):
         parse_go_duration(text)
+
+
+def test_answer_cache_counts_its_keys_and_stays_within_its_bytes():
+    """3,000 distinct junk query strings of 4 KB and Accept headers of 8 KB: the memory the cache holds
+    (tracemalloc) stays under --cache-max-bytes."""
+    import asyncio
+    import tracemalloc
+
+    from metrics_api.pipeline.answer_cache import ResponseCache
+
+    limit = 1 << 20
+    cache = ResponseCache(fresh_seconds=60, stale_seconds=0, max_bytes=limit)
+
+    async def fill() -> None:
+        async def body() -> bytes:
+            return b"{}" * 100
+
+        for i in range(3_000):
+            await cache.get(("/apis/x", f"junk={i:08d}" + "q" * 4000, "application/json," + "a" * 8000), 1.0, body)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        asyncio.run(fill())
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.bytes <= limit
+    assert held < limit * 1.25, held
+
+
+def test_route_memo_does_not_keep_oversized_keys():
+    from metrics_api.core.memo import Memo
+    memo: Memo[tuple[str, str], int] = Memo(max_entries=10, max_key_chars=100)
+    calls = []
+    for _ in range(2):
+        memo.get(("/p", "x" * 200), lambda: calls.append(1) or 1)
+        memo.get(("/p", "short"), lambda: calls.append(2) or 2)
+    assert calls == [1, 2, 1]   # the long key is computed every time, the short one once
