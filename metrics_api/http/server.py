@@ -20,6 +20,7 @@ from metrics_api.core.errors import ApiError
 from metrics_api.core.memo import Memo
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
+from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
@@ -33,7 +34,6 @@ log = logging.getLogger("metrics_api")
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
-READY_CACHE_SECONDS = 1.0
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
 # Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
@@ -69,8 +69,7 @@ class Server:
         self._routes: Memo[tuple[str, str], _Route] = Memo()
         self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
         self.shutting_down = False
-        self._ready_at = 0.0
-        self._ready = False
+        self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
 
     def application(self) -> web.Application:
         app = web.Application(handler_args={"max_field_size": 16384})
@@ -81,8 +80,10 @@ class Server:
 
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
+        self.store.start()
 
     async def _cleanup(self, app: web.Application) -> None:
+        await self.store.stop()
         await self.prometheus.close()
 
     async def _observe(self, request: web.Request) -> web.StreamResponse:
@@ -110,7 +111,7 @@ class Server:
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
-            return await self._health(path)
+            return health_response(path, request.query, self.shutting_down, self.store)
         if request.method not in ("GET", "HEAD"):
             raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
         if path == "/metrics":
@@ -157,21 +158,6 @@ class Server:
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
-
-    async def _health(self, path: str) -> web.Response:
-        if path == "/readyz":
-            if self.shutting_down:
-                return web.Response(status=500, text="[-]shutdown failed: reason withheld\nreadyz check failed\n")
-            if not await self._prometheus_ready():
-                return web.Response(status=500, text="[-]prometheus failed: reason withheld\nreadyz check failed\n")
-        return web.Response(text="ok", headers={"X-Content-Type-Options": "nosniff"})
-
-    async def _prometheus_ready(self) -> bool:
-        now = time.monotonic()
-        if now - self._ready_at > READY_CACHE_SECONDS:
-            self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
-            self._ready_at = time.monotonic()
-        return self._ready
 
 
 @dataclass(frozen=True)
