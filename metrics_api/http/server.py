@@ -22,6 +22,7 @@ from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
+from metrics_api.http.protocol import StatusAppRunner
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
@@ -218,7 +219,7 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
-    runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
+    runner = StatusAppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
     await runner.setup()
     site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
     await site.start()

@@ -200,3 +200,46 @@ def test_field_selectors_on_metadata_name_and_namespace_filter_lists(uncached):
 def test_unsupported_or_malformed_field_selectors_are_400(uncached, selector, message):
     reply = uncached.get(f"{LIST}?fieldSelector={selector}")
     assert reply.status == 400 and message in reply.json()["message"], reply.body[:300]
+
+
+def _raw_exchange(server: ServerProcess, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes over TLS, read until the server closes; the status, headers and body of the answer."""
+    import socket
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:
+            tls.sendall(request)
+            chunks = []
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+JUNK = "ZQXJUNK"
+_MALFORMED = {
+    "long request line": (f"GET /{JUNK}{'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "too many headers": ("GET /healthz HTTP/1.1\r\nHost: x\r\n" + "".join(f"X-{JUNK}-{i}: v\r\n" for i in range(200))
+                         + "\r\n", 400),
+    "bad bytes in the path": (f"GET /{JUNK}\x01\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "unknown method": (f"{JUNK} /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    "long header": (f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-{JUNK}: {'b' * 20000}\r\n\r\n", 400),
+}
+
+
+@pytest.mark.parametrize("case", list(_MALFORMED))
+def test_requests_aiohttp_cannot_parse_get_a_status_without_an_echo(uncached, case):
+    request, code = _MALFORMED[case]
+    before = uncached.log_path.read_text()
+    status, headers, body = _raw_exchange(uncached, request.encode("latin-1"))
+    assert status == code, body[:300]
+    assert headers["Content-Type"].startswith("application/json"), headers
+    document = orjson.loads(body)
+    assert (document["kind"], document["apiVersion"], document["code"]) == ("Status", "v1", code)
+    assert JUNK.encode() not in body
+    log = uncached.log_path.read_text()[len(before):]
+    assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
