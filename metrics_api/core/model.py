@@ -40,6 +40,7 @@ class Target:
     window: float                # seconds
     label_selector: str | None = None
     group: str = ""              # the API group of the path (for messages)
+    field_selector: str | None = None   # lists only: metadata.name / metadata.namespace (validated at routing)
 
     @property
     def is_list(self) -> bool:

@@ -13,14 +13,16 @@ from aiohttp import web
 from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
 from metrics_api.apis.smi.openapi import OpenApi
-from metrics_api.apis.smi.routing import ParsedRequest, parse
+from metrics_api.apis.smi.routing import ParsedRequest, parse, watch_requested
 from metrics_api.apis.smi.table import Renderer, renderer_for
 from metrics_api.cli.config import Settings
 from metrics_api.core.errors import ApiError
 from metrics_api.core.memo import Memo
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
+from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
+from metrics_api.http.protocol import StatusAppRunner
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
@@ -34,7 +36,6 @@ log = logging.getLogger("metrics_api")
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
-READY_CACHE_SECONDS = 1.0
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
 # Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
@@ -71,8 +72,7 @@ class Server:
         self._routes: Memo[tuple[str, str], _Route] = Memo()
         self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
         self.shutting_down = False
-        self._ready_at = 0.0
-        self._ready = False
+        self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
 
     def application(self) -> web.Application:
         app = web.Application(handler_args={"max_field_size": 16384})
@@ -83,8 +83,10 @@ class Server:
 
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
+        self.store.start()
 
     async def _cleanup(self, app: web.Application) -> None:
+        await self.store.stop()
         await self.prometheus.close()
 
     async def _observe(self, request: web.Request) -> web.StreamResponse:
@@ -112,7 +114,7 @@ class Server:
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
-            return await self._health(path)
+            return health_response(path, request.query, self.shutting_down, self.store)
         if request.method not in ("GET", "HEAD"):
             raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
         if path == "/metrics":
@@ -153,27 +155,12 @@ class Server:
         async def compute() -> bytes:
             return render(await self.api.answer(target, path, at))
 
-        key = (path, request.query_string, accept or "")
+        key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
         headers = {"Warning": body.warning} if body.warning else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
-
-    async def _health(self, path: str) -> web.Response:
-        if path == "/readyz":
-            if self.shutting_down:
-                return web.Response(status=500, text="[-]shutdown failed: reason withheld\nreadyz check failed\n")
-            if not await self._prometheus_ready():
-                return web.Response(status=500, text="[-]prometheus failed: reason withheld\nreadyz check failed\n")
-        return web.Response(text="ok", headers={"X-Content-Type-Options": "nosniff"})
-
-    async def _prometheus_ready(self) -> bool:
-        now = time.monotonic()
-        if now - self._ready_at > READY_CACHE_SECONDS:
-            self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
-            self._ready_at = time.monotonic()
-        return self._ready
 
 
 @dataclass(frozen=True)
@@ -184,7 +171,7 @@ class _Route:
 
     @classmethod
     def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
+        return cls(parsed, API_PREFIX + parsed.path_template, parsed.attributes.verb == "list" and watch_requested(query))
 
 
 def _json(body: bytes) -> web.Response:
@@ -218,6 +205,10 @@ class _Chunked(web.StreamResponse):
             view = memoryview(content)
             for start in range(0, len(view), STREAM_CHUNK):
                 await self.write(view[start:start + STREAM_CHUNK])
+                # Let a lost connection be noticed before the next chunk: TLS hides it from write() until
+                # the loop runs, and every chunk written meanwhile costs asyncio a warning. The next
+                # write then raises ConnectionResetError: one debug line in _send.
+                await asyncio.sleep(0)
         await super().write_eof(data)
 
 
@@ -230,7 +221,7 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
-    runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
+    runner = StatusAppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
     await runner.setup()
     site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
     await site.start()

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.model import Answer, Direction, Ref, Row, Target
+from metrics_api.kube.fields import parse_field_selector
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.normalize import normalize
@@ -38,6 +39,9 @@ class MetricsApi:
                               "which --local mode does not use")
         rows = await self._rows(target, at, existence=False)
         if target.name is None and not target.edges:
+            if target.field_selector is not None:
+                fields = parse_field_selector(target.field_selector)
+                rows = [row for row in rows if fields.matches(row.resource)]
             return Answer(target, rows, at, path, root=None)
         if not target.edges:
             row = _first_kind(target, rows) or [await self._idle(target)]

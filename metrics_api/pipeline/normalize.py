@@ -4,12 +4,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from metrics_api.core.errors import internal
 from metrics_api.core.kinds import BY_NAME
 from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row
+from metrics_api.core.quantity import MAX_INT64
 from metrics_api.packs.model import Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
 from metrics_api.pipeline.quantile import Bucket, bucket_quantile, parse_le
 from metrics_api.store.prometheus import Series
+
+# Numbers are capped at the int64 range that clients read them into (a Table's integer cells, Go's
+# quantities): absurd store values then render as the largest quantity instead of overflowing.
+LARGEST = float(MAX_INT64)
 
 
 def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[list[Series]]) -> list[Row]:
@@ -32,9 +38,9 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     row = rows[key] = Row(key[0], query.direction, key[2])
                 value = _number(item)
                 if pack.failure.fullmatch(item["metric"].get(pack.status_label, "")):
-                    row.failure += value
+                    row.failure = min(row.failure + value, LARGEST)
                 else:
-                    row.success += value
+                    row.success = min(row.success + value, LARGEST)
     for query, series in zip(planned, results):
         if query.measure is Measure.BUCKETS:
             _latencies(pack, query, series, rows)
@@ -66,7 +72,7 @@ def _latencies(pack: Pack, query: PlannedQuery, series: list[Series], rows: dict
         for measure, quantile in QUANTILES.items():
             value = bucket_quantile(quantile, buckets)
             if math.isfinite(value) and value > 0:
-                row.latency_ms[measure] = value * pack.latency_scale
+                row.latency_ms[measure] = min(value * pack.latency_scale, LARGEST)
 
 
 def _sample(item: Series) -> float | None:
@@ -78,10 +84,11 @@ def _sample(item: Series) -> float | None:
 
 
 def _number(item: Series) -> float:
+    """The sample's value; NaN, infinities and negatives count as 0. The client checked the shape."""
     try:
         value = float(item["value"][1])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return 0.0
+    except ValueError:
+        raise internal(f"Prometheus answered a sample value that is not a number: {item['value'][1][:40]!r}") from None
     return value if math.isfinite(value) and value > 0 else 0.0
 
 

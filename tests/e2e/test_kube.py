@@ -439,7 +439,7 @@ def test_existing_idle_workload_is_zeros_unknown_is_404(proxy, api_server):
     assert body["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "quiet"}
     assert {m["name"]: m["value"] for m in body["metrics"]} == {
         "p99_response_latency": "0", "p90_response_latency": "0", "p50_response_latency": "0",
-        "success_count": "0", "failure_count": "0", "request_rate": "0", "success_rate": "0"}
+        "success_count": "0", "failure_count": "0", "request_rate": "0"}   # no success_rate: CONTRACT §3
     code, edges = proxy.get(f"{P}/namespaces/shop/statefulsets/quiet/edges", headers)
     assert (code, edges["items"], edges["resource"]["name"]) == (200, [], "quiet")
     assert proxy.get(f"{P}/namespaces/shop/statefulsets/nowhere", headers)[0] == 404

@@ -9,6 +9,8 @@ from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.quantity import parse_go_duration
+from metrics_api.kube.fields import parse_field_selector
+from metrics_api.kube.selectors import parse_selector
 from metrics_api.packs.model import Pack
 
 DEFAULT_WINDOW = 30.0
@@ -27,6 +29,7 @@ def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
     segments = path[len(API_PREFIX):].strip("/").split("/")
     window = _window(query.get("t"))
     selector = query.get("labelSelector") or None
+    fields = query.get("fieldSelector") or None   # read on lists only, as kube-apiserver does
     match segments:
         # kube-apiserver reads `namespaces/foo` as resource namespaces, namespace foo, name foo, and
         # `namespaces/foo/edges` as resource `edges` in namespace foo (list): authorize it the same way.
@@ -37,7 +40,8 @@ def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
             parsed = _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
             return replace(parsed, attributes=Attributes("list", "edges", "", namespace, "", GROUP, VERSION))
         case ["namespaces", namespace, plural]:
-            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}")
+            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}",
+                          fields)
         case ["namespaces", namespace, plural, name]:
             return _build(pack, plural, namespace, name, False, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}")
@@ -45,12 +49,13 @@ def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
             return _build(pack, plural, namespace, name, True, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}/edges")
         case [plural]:
-            return _build(pack, plural, None, None, False, window, selector, "/{plural}")
+            return _build(pack, plural, None, None, False, window, selector, "/{plural}", fields)
     raise not_found("the server could not find the requested resource")
 
 
 def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edges: bool,
-           window: float, selector: str | None, template: str) -> ParsedRequest:
+           window: float, selector: str | None, template: str, fields: str | None = None) -> ParsedRequest:
+    """`fields`: a list's fieldSelector text."""
     kinds = _kinds(pack, plural)
     if namespace is not None:
         if not kinds[0].namespaced:
@@ -68,7 +73,11 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
-    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP)
+    if selector is not None:
+        parse_selector(selector)   # a bad selector is a 400 before any query (it is applied after them)
+    if fields is not None:
+        parse_field_selector(fields)
+    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields)
     attributes = Attributes(
         verb="get" if name is not None else "list",
         resource=plural,
@@ -90,6 +99,13 @@ def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
         return (BY_PLURAL[plural],)
     raise not_found(f"the server could not find the requested resource ({plural!r} is not served "
                     f"by the {pack.name} query pack)", group=GROUP, kind=plural)
+
+
+def watch_requested(query: Mapping[str, str]) -> bool:
+    """kube-apiserver's reading of `watch` (apimachinery runtime/conversion.go Convert_Slice_string_To_bool):
+    present and neither `0` nor `false` in any case, even empty, means watch."""
+    value = query.get("watch")
+    return value is not None and value != "0" and value.lower() != "false"
 
 
 def _window(text: str | None) -> float:
