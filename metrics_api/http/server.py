@@ -5,8 +5,9 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from metrics_api.core.memo import Memo
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.limits import InFlightLimit
+from metrics_api.http.requestinfo import request_info
 from metrics_api.http.listener import REQUEST_HEAD_TIMEOUT, TlsSite
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
@@ -33,16 +35,20 @@ log = logging.getLogger("metrics_api")
 
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+READ_METHODS = ("GET", "HEAD")
+SERVER_NAME = "smi-metrics-api"   # the Server header: a product name, no versions to look vulnerabilities up by
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
 READY_CACHE_SECONDS = 1.0
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
-# Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
-Gate = Callable[[web.Request, Attributes | None], Awaitable[None]]
+class Gate(Protocol):
+    """Who is asking, then may they: each returns or raises an ApiError (401 and 429 from the first, 403
+    from the second). The caller `authenticate` returns is opaque here and handed to `authorize`. None
+    instead of a Gate: --local mode, no authentication and no authorization."""
 
+    async def authenticate(self, request: web.Request) -> Any: ...
 
-async def allow_all(request: web.Request, attributes: Attributes | None) -> None:
-    """--local mode: no authentication, no authorization."""
+    async def authorize(self, caller: Any, attributes: Attributes | None, request: web.Request) -> None: ...
 
 
 @dataclass
@@ -50,7 +56,7 @@ class Server:
     settings: Settings
     pack: Pack
     prometheus: PrometheusClient
-    gate: Gate = allow_all
+    gate: Gate | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
 
@@ -66,7 +72,9 @@ class Server:
         self.openapi = OpenApi(self.pack)
         self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
                            API_PREFIX: self.documents.resource_list}
-        # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
+        # Authorization attributes, routing and the choice of renderer depend only on the request's text:
+        # done once per distinct request.
+        self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
         self._routes: Memo[tuple[str, str], _Route] = Memo()
         self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
         self.shutting_down = False
@@ -108,39 +116,58 @@ class Server:
         return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        """kube-apiserver's order: health needs nothing; everything else is authenticated, admitted (API
+        requests only), authorized with attributes read from the raw request, and only then routed and
+        validated, so that nobody learns from a 404, 400 or 405 what they may not read."""
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
+            _read_only(request.method)
             return await self._health(path)
-        if request.method not in ("GET", "HEAD"):
-            raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
+        raw_query = request.rel_url.raw_query_string
+        attributes = self._attributes.get((request.method, path, raw_query),
+                                          lambda: request_info(request.method, path, request.query))
+        gate = self.gate
+        caller = await gate.authenticate(request) if gate is not None else None
+        if attributes is None:
+            if gate is not None:
+                await gate.authorize(caller, None, request)
+            return self._non_resource(request, path)
+        with self.admission.admit():
+            if gate is not None:
+                await gate.authorize(caller, attributes, request)
+            return await self._resource(request, path, raw_query)
+
+    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        """Discovery, OpenAPI and our own /metrics."""
+        _read_only(request.method)
         if path == "/metrics":
             request[PATH_TEMPLATE] = path
-            await self.gate(request, None)
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
         discovery = self._discovery.get(normalized)
         if discovery is not None:
             request[PATH_TEMPLATE] = normalized
-            await self.gate(request, None)
             if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
                 return self.documents.api_group_discovery_list.respond(request)
             return _json(discovery)
         if normalized.startswith("/openapi/"):
-            await self.gate(request, None)
             response = self.openapi.respond(request, normalized)
             request[PATH_TEMPLATE] = normalized
             return response
+        raise ApiError(404, "the server could not find the requested resource")
+
+    async def _resource(self, request: web.Request, path: str, raw_query: str) -> web.StreamResponse:
+        _read_only(request.method)
+        normalized = path.rstrip("/") or "/"
         if not normalized.startswith(API_PREFIX + "/"):
             raise ApiError(404, "the server could not find the requested resource")
-        route = self._routes.get((normalized, request.rel_url.raw_query_string),
+        route = self._routes.get((normalized, raw_query),
                                  lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
         request[PATH_TEMPLATE] = route.path_template
         if route.watch:
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        with self.admission.admit():
-            await self.gate(request, route.parsed.attributes)
-            return await self._metrics(request, route.parsed.target, normalized)
+        return await self._metrics(request, route.parsed.target, normalized)
 
     async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
         accept = request.headers.get("Accept")
@@ -186,6 +213,11 @@ class _Route:
         return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
 
 
+def _read_only(method: str) -> None:
+    if method not in READ_METHODS:
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
+
+
 def _json(body: bytes) -> web.Response:
     return web.Response(body=body, content_type=JSON)
 
@@ -193,6 +225,7 @@ def _json(body: bytes) -> web.Response:
 async def _send(request: web.Request, response: web.StreamResponse) -> None:
     """Write the response here so that a client hanging up mid-response costs one debug line, not an
     error (the aggregator's availability probe closes its connections unread every 30 s)."""
+    response.headers["Server"] = SERVER_NAME
     try:
         await response.prepare(request)
         await response.write_eof()

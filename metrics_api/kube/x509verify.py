@@ -112,6 +112,10 @@ class Verdict:
     leaf: x509.Certificate | None
     until: datetime.datetime   # the answer holds until a certificate involved starts or ends its validity
 
+    @property
+    def leaf_if_accepted(self) -> x509.Certificate | None:
+        return self.leaf if self.accepted else None
+
 
 class ChainVerifier:
     """Verification against one CA bundle (client-ca-file or requestheader-client-ca-file). Verdicts are
