@@ -24,7 +24,8 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> Attributes
     Deliberately stricter than kube in one place: a `fieldSelector=metadata.name=X` on a list does not
     become the request's name, so RBAC rules limited to resourceNames never allow a list (we do not
     filter lists by field selectors, and a named authorization would then leak the whole list)."""
-    parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+    trimmed = path.strip("/")   # requestinfo.go splitPath
+    parts = trimmed.split("/") if trimmed else []
     if len(parts) < 3 or parts[0] not in API_PREFIXES:
         return None
     prefix, parts = parts[0], parts[1:]
@@ -58,7 +59,7 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> Attributes
 
 
 def _watch(query: Mapping[str, str]) -> bool:
-    """metav1.ListOptions' `watch` parameter as kube decodes it: a boolean; kube falls back to "any value
-    but false or 0" when the parameters do not decode, which for `watch` alone reads the same."""
+    """metav1.ListOptions' `watch` as apimachinery decodes a boolean parameter (runtime/conversion.go
+    Convert_Slice_string_To_bool): absent, "0" or "false" (any case) is false; anything else, even "", true."""
     value = query.get("watch")
-    return value is not None and value.lower() not in ("false", "0", "")
+    return value is not None and value != "0" and value.lower() != "false"

@@ -5,7 +5,6 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -136,7 +135,7 @@ class Server:
         with self.admission.admit():
             if gate is not None:
                 await gate.authorize(caller, attributes, request)
-            return await self._resource(request, path, raw_query)
+            return await self._resource(request, path, raw_query, attributes)
 
     def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
         """Discovery, OpenAPI and our own /metrics."""
@@ -157,15 +156,15 @@ class Server:
             return response
         raise ApiError(404, "the server could not find the requested resource")
 
-    async def _resource(self, request: web.Request, path: str, raw_query: str) -> web.StreamResponse:
+    async def _resource(self, request: web.Request, path: str, raw_query: str,
+                        attributes: Attributes) -> web.StreamResponse:
         _read_only(request.method)
         normalized = path.rstrip("/") or "/"
         if not normalized.startswith(API_PREFIX + "/"):
             raise ApiError(404, "the server could not find the requested resource")
-        route = self._routes.get((normalized, raw_query),
-                                 lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
+        route = self._routes.get((normalized, raw_query), lambda: _Route.of(parse(self.pack, normalized, request.query)))
         request[PATH_TEMPLATE] = route.path_template
-        if route.watch:
+        if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
         return await self._metrics(request, route.parsed.target, normalized)
 
@@ -206,11 +205,10 @@ class Server:
 class _Route:
     parsed: ParsedRequest
     path_template: str   # our metrics' label
-    watch: bool
 
     @classmethod
-    def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
+    def of(cls, parsed: ParsedRequest) -> _Route:
+        return cls(parsed, API_PREFIX + parsed.path_template)
 
 
 def _read_only(method: str) -> None:
