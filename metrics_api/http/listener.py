@@ -4,23 +4,38 @@ that has not sent a request yet may hold.
 asyncio's TLS layer (sslproto.SSLProtocol) allocates and zero-fills a 256 KiB receive buffer per
 connection the moment it is accepted: 3,000 connections that never finished their request head held
 830 MiB. A TLS record carries at most 16 KiB of plaintext, so reading 16 KiB (+ record overhead) at a
-time loses nothing; the listener below uses that size, and bounds the TLS handshake and the request
-head as k8s.io/apiserver's secure serving does (secure_serving.go: ReadHeaderTimeout 32 s, which Go
-also applies to the handshake; IdleTimeout 90 s)."""
+time loses nothing; the listener below uses that size. Time limits follow k8s.io/apiserver's secure
+serving (server/secure_serving.go: `ReadHeaderTimeout: 32 * time.Second`, which Go's net/http also
+applies to the TLS handshake, and `IdleTimeout: 90 * time.Second`). aiohttp has one timer for "no
+complete request head since the connection opened or the last answer": it gets the idle bound, so a
+half-sent request head is closed within 90 s (Go: 32 s from its first byte)."""
 from __future__ import annotations
 
 import asyncio
 import ssl
 from asyncio import sslproto
+from dataclasses import dataclass
 
 from aiohttp import web
 
-# k8s.io/apiserver/pkg/server/secure_serving.go (Serve): `ReadHeaderTimeout: 32 * time.Second` ("just
-# shy of requestTimeoutUpperBound"), `IdleTimeout: 90 * time.Second` ("matches http.DefaultTransport
-# keep-alive timeout"). Go's net/http bounds the TLS handshake by the same read-header deadline.
-HANDSHAKE_TIMEOUT = 32.0
-REQUEST_HEAD_TIMEOUT = 32.0
 TLS_READ_SIZE = 16 * 1024 + 256   # one TLS record: 2^14 bytes of plaintext plus header and MAC/padding
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    handshake_seconds: float = 32.0   # secure_serving.go ReadHeaderTimeout, as Go applies it to the handshake
+    idle_seconds: float = 90.0        # secure_serving.go IdleTimeout; also bounds an incomplete request head
+
+
+async def listen(app: web.Application, host: str, port: int, context: ssl.SSLContext, drain_seconds: float,
+                 limits: ConnectionLimits = ConnectionLimits()) -> web.AppRunner:
+    """`app` served over TLS on host:port; cleaning up the returned runner stops it (in-flight requests get
+    `drain_seconds` to finish)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=drain_seconds,
+                           keepalive_timeout=limits.idle_seconds)
+    await runner.setup()
+    await TlsSite(runner, host, port, context, limits.handshake_seconds).start()
+    return runner
 
 
 class _SmallBufferTls(sslproto.SSLProtocol):
@@ -32,7 +47,7 @@ class TlsSite(web.TCPSite):
     around aiohttp's, with its 256 KiB buffer)."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, context: ssl.SSLContext,
-                 handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
+                 handshake_timeout: float) -> None:
         super().__init__(runner, host, port, ssl_context=context)
         self._handshake_timeout = handshake_timeout
 

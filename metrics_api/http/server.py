@@ -22,7 +22,7 @@ from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.requestinfo import request_info
-from metrics_api.http.listener import REQUEST_HEAD_TIMEOUT, TlsSite
+from metrics_api.http.listener import listen
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
@@ -260,11 +260,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
-    runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds,
-                           keepalive_timeout=REQUEST_HEAD_TIMEOUT)
-    await runner.setup()
-    site = TlsSite(runner, settings.bind_address, settings.secure_port, tls.context)
-    await site.start()
+    runner = await listen(server.application(), settings.bind_address, settings.secure_port, tls.context,
+                          drain_seconds)
     reloading = asyncio.create_task(tls.keep_reloading())
     log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)

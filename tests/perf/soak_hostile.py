@@ -14,9 +14,7 @@ import random
 import ssl
 import string
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
@@ -24,8 +22,7 @@ from metrics_api.apis.smi import API_PREFIX
 from tests.support.serverproc import ServerProcess
 
 from .run import _INSECURE
-from .soak import chaos, sample_rss
-from .stores import default_prometheus
+from .soak import chaos, sample_rss, soak_with_store
 
 LEGITIMATE = f"{API_PREFIX}/namespaces/shop/deployments"
 HALF_HEAD = b"GET /apis HTTP/1.1\r\nHost: soak\r\nX-Slow: "
@@ -116,16 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-mib", type=float, default=250)
     parser.add_argument("--max-p99-ms", type=float, default=100)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="smi-soak-hostile-") as scratch:
-        workdir = Path(scratch)
-        store = default_prometheus(workdir / "prometheus")
-        server = ServerProcess(store.url, "--mesh", "linkerd", "--stale-if-error", "30", "--request-timeout", "5",
-                               cert_dir=workdir)
-        try:
-            result = asyncio.run(soak(server, store, args))
-        finally:
-            server.stop()
-            store.stop()
+    result = soak_with_store(soak, args)
     rss = [kib / 1024 for _, kib in result["rss"]]
     latencies = [ms for _, ms in result["latencies"]]
     p99 = percentile(latencies, 0.99)
