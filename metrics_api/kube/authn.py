@@ -103,9 +103,10 @@ def _front_proxy_user(certificate: x509.Certificate | None, headers: CIMultiDict
 
 def _client_certificate_user(certificate: x509.Certificate | None) -> User | None:
     """request/x509 CommonNameUserConversion: no CN, no user."""
-    if certificate is None or not common_name(certificate):
+    name = common_name(certificate) if certificate is not None else ""
+    if not name:
         return None
-    return User(common_name(certificate), groups=tuple(organizations(certificate)))
+    return User(name, groups=tuple(organizations(certificate)))
 
 
 def common_name(certificate: x509.Certificate) -> str:
