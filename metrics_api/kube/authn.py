@@ -103,10 +103,10 @@ def _front_proxy_user(certificate: x509.Certificate | None, headers: CIMultiDict
 
 def _client_certificate_user(certificate: x509.Certificate | None) -> User | None:
     """request/x509 CommonNameUserConversion: no CN, no user."""
-    name = common_name(certificate) if certificate is not None else ""
-    if not name:
+    if certificate is None:
         return None
-    return User(name, groups=tuple(organizations(certificate)))
+    name = common_name(certificate)
+    return User(name, groups=tuple(organizations(certificate))) if name else None
 
 
 def common_name(certificate: x509.Certificate) -> str:
