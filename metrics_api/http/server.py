@@ -21,8 +21,8 @@ from metrics_api.core.memo import Memo
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.limits import InFlightLimit
-from metrics_api.http.requestinfo import request_info
 from metrics_api.http.listener import listen
+from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
