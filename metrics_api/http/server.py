@@ -5,15 +5,15 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
 from metrics_api.apis.smi.openapi import OpenApi
-from metrics_api.apis.smi.routing import ParsedRequest, parse, watch_requested
+from metrics_api.apis.smi.routing import ParsedRequest, parse
 from metrics_api.apis.smi.table import Renderer, renderer_for
 from metrics_api.cli.config import Settings
 from metrics_api.core.errors import ApiError
@@ -22,7 +22,8 @@ from metrics_api.core.model import Attributes, Target
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
-from metrics_api.http.protocol import StatusAppRunner
+from metrics_api.http.listener import listen
+from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
@@ -35,15 +36,19 @@ log = logging.getLogger("metrics_api")
 
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+READ_METHODS = ("GET", "HEAD")
+SERVER_NAME = "smi-metrics-api"   # the Server header: a product name, no versions to look vulnerabilities up by
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
-# Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
-Gate = Callable[[web.Request, Attributes | None], Awaitable[None]]
+class Gate(Protocol):
+    """Who is asking, then may they: each returns or raises an ApiError (401 and 429 from the first, 403
+    from the second). The caller `authenticate` returns is opaque here and handed to `authorize`. None
+    instead of a Gate: --local mode, no authentication and no authorization."""
 
+    async def authenticate(self, request: web.Request) -> Any: ...
 
-async def allow_all(request: web.Request, attributes: Attributes | None) -> None:
-    """--local mode: no authentication, no authorization."""
+    async def authorize(self, caller: Any, attributes: Attributes | None, request: web.Request) -> None: ...
 
 
 @dataclass
@@ -51,7 +56,7 @@ class Server:
     settings: Settings
     pack: Pack
     prometheus: PrometheusClient
-    gate: Gate = allow_all
+    gate: Gate | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
 
@@ -68,7 +73,9 @@ class Server:
         self.openapi = OpenApi(self.pack)
         self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
                            API_PREFIX: self.documents.resource_list}
-        # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
+        # Authorization attributes, routing and the choice of renderer depend only on the request's text:
+        # done once per distinct request.
+        self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
         self._routes: Memo[tuple[str, str], _Route] = Memo()
         self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
         self.shutting_down = False
@@ -111,39 +118,58 @@ class Server:
         return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        """kube-apiserver's order: health needs nothing; everything else is authenticated, admitted (API
+        requests only), authorized with attributes read from the raw request, and only then routed and
+        validated, so that nobody learns from a 404, 400 or 405 what they may not read."""
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
+            _read_only(request.method)
             return health_response(path, request.query, self.shutting_down, self.store)
-        if request.method not in ("GET", "HEAD"):
-            raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
+        raw_query = request.rel_url.raw_query_string
+        attributes = self._attributes.get((request.method, path, raw_query),
+                                          lambda: request_info(request.method, path, request.query))
+        gate = self.gate
+        caller = await gate.authenticate(request) if gate is not None else None
+        if attributes is None:
+            if gate is not None:
+                await gate.authorize(caller, None, request)
+            return self._non_resource(request, path)
+        with self.admission.admit():
+            if gate is not None:
+                await gate.authorize(caller, attributes, request)
+            return await self._resource(request, path, raw_query, attributes)
+
+    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        """Discovery, OpenAPI and our own /metrics."""
+        _read_only(request.method)
         if path == "/metrics":
             request[PATH_TEMPLATE] = path
-            await self.gate(request, None)
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
         discovery = self._discovery.get(normalized)
         if discovery is not None:
             request[PATH_TEMPLATE] = normalized
-            await self.gate(request, None)
             if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
                 return self.documents.api_group_discovery_list.respond(request)
             return _json(discovery)
         if normalized.startswith("/openapi/"):
-            await self.gate(request, None)
             response = self.openapi.respond(request, normalized)
             request[PATH_TEMPLATE] = normalized
             return response
+        raise ApiError(404, "the server could not find the requested resource")
+
+    async def _resource(self, request: web.Request, path: str, raw_query: str,
+                        attributes: Attributes) -> web.StreamResponse:
+        _read_only(request.method)
+        normalized = path.rstrip("/") or "/"
         if not normalized.startswith(API_PREFIX + "/"):
             raise ApiError(404, "the server could not find the requested resource")
-        route = self._routes.get((normalized, request.rel_url.raw_query_string),
-                                 lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
+        route = self._routes.get((normalized, raw_query), lambda: _Route.of(parse(self.pack, normalized, request.query)))
         request[PATH_TEMPLATE] = route.path_template
-        if route.watch:
+        if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        with self.admission.admit():
-            await self.gate(request, route.parsed.attributes)
-            return await self._metrics(request, route.parsed.target, normalized)
+        return await self._metrics(request, route.parsed.target, normalized)
 
     async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
         accept = request.headers.get("Accept")
@@ -167,11 +193,15 @@ class Server:
 class _Route:
     parsed: ParsedRequest
     path_template: str   # our metrics' label
-    watch: bool
 
     @classmethod
-    def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, parsed.attributes.verb == "list" and watch_requested(query))
+    def of(cls, parsed: ParsedRequest) -> _Route:
+        return cls(parsed, API_PREFIX + parsed.path_template)
+
+
+def _read_only(method: str) -> None:
+    if method not in READ_METHODS:
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
 
 
 def _json(body: bytes) -> web.Response:
@@ -181,6 +211,7 @@ def _json(body: bytes) -> web.Response:
 async def _send(request: web.Request, response: web.StreamResponse) -> None:
     """Write the response here so that a client hanging up mid-response costs one debug line, not an
     error (the aggregator's availability probe closes its connections unread every 30 s)."""
+    response.headers["Server"] = SERVER_NAME
     try:
         await response.prepare(request)
         await response.write_eof()
@@ -221,10 +252,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
-    runner = StatusAppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
-    await site.start()
+    runner = await listen(server.application(), settings.bind_address, settings.secure_port, tls.context,
+                          drain_seconds)
     reloading = asyncio.create_task(tls.keep_reloading())
     log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)

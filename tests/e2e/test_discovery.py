@@ -91,12 +91,16 @@ async def test_client_hanging_up_mid_request_is_a_debug_line(prometheus, caplog)
     held: list[web.Request] = []
     release = asyncio.Event()
 
-    async def gate(request: web.Request, attributes) -> None:
-        held.append(request)
-        await release.wait()
+    class Holding:
+        async def authenticate(self, request: web.Request) -> None:
+            return None
+
+        async def authorize(self, caller, attributes, request: web.Request) -> None:
+            held.append(request)
+            await release.wait()
 
     settings = Settings(prometheus_url=prometheus.url, mesh="linkerd", local=True)
-    server = Server(settings, packs.load("linkerd"), PrometheusClient(prometheus.url), gate=gate)
+    server = Server(settings, packs.load("linkerd"), PrometheusClient(prometheus.url), gate=Holding())
     runner = web.AppRunner(server.application())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

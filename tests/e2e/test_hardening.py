@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics_api.apis.smi import API_PREFIX
+
 MAX_INT64 = (1 << 63) - 1   # Go int64, the range of a Table integer cell
 from tests.support.faultproxy import FaultProxy
 from tests.support.serverproc import Reply, ServerProcess

@@ -11,8 +11,8 @@ from prometheus_api_client import PrometheusConnect
 
 from meshsim import RENDERERS
 from metrics_api.core.model import QUANTILES, Measure, Target
-from metrics_api.pipeline.quantile import bucket_quantile, parse_le
 from metrics_api.pipeline.plan import plan
+from metrics_api.pipeline.quantile import bucket_quantile, parse_le
 from tests.support.catalog import packs
 
 WINDOWS = (30.0, 300.0)

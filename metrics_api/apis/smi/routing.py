@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from metrics_api.apis.smi import API_PREFIX, GROUP, VERSION
+from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.model import Target
 from metrics_api.core.quantity import parse_go_duration
 from metrics_api.kube.fields import parse_field_selector
 from metrics_api.kube.selectors import parse_selector
@@ -20,25 +20,21 @@ MIN_WINDOW, MAX_WINDOW = 1.0, 86400.0
 @dataclass(frozen=True)
 class ParsedRequest:
     target: Target
-    attributes: Attributes
     path_template: str      # low-cardinality path for our own metrics
 
 
 def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
-    """`path` starts with API_PREFIX and is not the prefix itself."""
+    """`path` starts with API_PREFIX and is not the prefix itself. Called once the request is authorized
+    (its authorization attributes come from the raw path: http/requestinfo.py)."""
     segments = path[len(API_PREFIX):].strip("/").split("/")
     window = _window(query.get("t"))
     selector = query.get("labelSelector") or None
     fields = query.get("fieldSelector") or None   # read on lists only, as kube-apiserver does
     match segments:
-        # kube-apiserver reads `namespaces/foo` as resource namespaces, namespace foo, name foo, and
-        # `namespaces/foo/edges` as resource `edges` in namespace foo (list): authorize it the same way.
         case ["namespaces", namespace]:
-            parsed = _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
-            return replace(parsed, attributes=replace(parsed.attributes, namespace=namespace))
+            return _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
         case ["namespaces", namespace, "edges"]:
-            parsed = _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
-            return replace(parsed, attributes=Attributes("list", "edges", "", namespace, "", GROUP, VERSION))
+            return _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
         case ["namespaces", namespace, plural]:
             return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}",
                           fields)
@@ -77,17 +73,7 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
         parse_selector(selector)   # a bad selector is a 400 before any query (it is applied after them)
     if fields is not None:
         parse_field_selector(fields)
-    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields)
-    attributes = Attributes(
-        verb="get" if name is not None else "list",
-        resource=plural,
-        subresource="edges" if edges else "",
-        namespace=namespace or "",
-        name=name or "",
-        group=GROUP,
-        version=VERSION,
-    )
-    return ParsedRequest(target, attributes, template)
+    return ParsedRequest(Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields), template)
 
 
 def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
@@ -99,13 +85,6 @@ def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
         return (BY_PLURAL[plural],)
     raise not_found(f"the server could not find the requested resource ({plural!r} is not served "
                     f"by the {pack.name} query pack)", group=GROUP, kind=plural)
-
-
-def watch_requested(query: Mapping[str, str]) -> bool:
-    """kube-apiserver's reading of `watch` (apimachinery runtime/conversion.go Convert_Slice_string_To_bool):
-    present and neither `0` nor `false` in any case, even empty, means watch."""
-    value = query.get("watch")
-    return value is not None and value != "0" and value.lower() != "false"
 
 
 def _window(text: str | None) -> float:
