@@ -5,20 +5,19 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from metrics_api.apis.smi import API_PREFIX, GROUP
-from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
-from metrics_api.apis.smi.openapi import OpenApi
-from metrics_api.apis.smi.routing import ParsedRequest, parse
-from metrics_api.apis.smi.table import Renderer, renderer_for
+from metrics_api.apis.api import Api, Renderer, Route
+from metrics_api.apis.openapi import OpenApi
+from metrics_api.apis.registry import wants_aggregated_discovery
+from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import Settings
 from metrics_api.core.errors import ApiError
 from metrics_api.core.memo import Memo
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.model import Attributes
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.tls import ServingTls
@@ -33,6 +32,7 @@ log = logging.getLogger("metrics_api")
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
+API_GROUP = web.RequestKey("api_group", str)           # the API group served ("" outside the APIs)
 READY_CACHE_SECONDS = 1.0
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
@@ -61,13 +61,15 @@ class Server:
                                        max_bytes=settings.cache_max_bytes)
         self.admission = InFlightLimit(settings.max_in_flight)
         self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
-        self.documents = Documents(self.pack)
-        self.openapi = OpenApi(self.pack)
-        self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
-                           API_PREFIX: self.documents.resource_list}
+        # Every served API by prefix; each maps its paths onto the one pipeline (self.api) and renders the
+        # Answer in its own shape.
+        self.apis = served_apis(self.pack, custom_metrics=settings.enable_custom_metrics,
+                                external_metrics=settings.enable_external_metrics)
+        self.openapi = OpenApi([api.openapi() for api in self.apis.apis])
+        self._discovery = self.apis.documents
         # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
-        self._routes: Memo[tuple[str, str], _Route] = Memo()
-        self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
+        self._routes: Memo[tuple[str, str], Route] = Memo()
+        self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
         self.shutting_down = False
         self._ready_at = 0.0
         self._ready = False
@@ -90,6 +92,7 @@ class Server:
         cached-GET rate (tests/perf/RESULTS.md)."""
         started = time.perf_counter()
         request[PATH_TEMPLATE] = "other"
+        request[API_GROUP] = ""
         self.telemetry.requests_in_flight += 1
         try:
             response = await self._dispatch(request)
@@ -102,7 +105,8 @@ class Server:
             response = _status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             self.telemetry.requests_in_flight -= 1
-        self.telemetry.request_served(response.status, request[PATH_TEMPLATE], time.perf_counter() - started)
+        self.telemetry.request_served(response.status, request[PATH_TEMPLATE], request[API_GROUP],
+                                      time.perf_counter() - started)
         await _send(request, response)
         return response
 
@@ -123,33 +127,35 @@ class Server:
             request[PATH_TEMPLATE] = normalized
             await self.gate(request, None)
             if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
-                return self.documents.api_group_discovery_list.respond(request)
+                return self.apis.aggregated.respond(request)
             return _json(discovery)
         if normalized.startswith("/openapi/"):
             await self.gate(request, None)
             response = self.openapi.respond(request, normalized)
             request[PATH_TEMPLATE] = normalized
             return response
-        if not normalized.startswith(API_PREFIX + "/"):
+        api = self.apis.for_path(normalized)
+        if api is None:
             raise ApiError(404, "the server could not find the requested resource")
         route = self._routes.get((normalized, request.rel_url.raw_query_string),
-                                 lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
+                                 lambda: api.route(normalized, request.query))
         request[PATH_TEMPLATE] = route.path_template
+        request[API_GROUP] = api.group
         if route.watch:
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
         with self.admission.admit():
-            await self.gate(request, route.parsed.attributes)
-            return await self._metrics(request, route.parsed.target, normalized)
+            await self.gate(request, route.attributes)
+            return await self._metrics(request, api, route, normalized)
 
-    async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
+    async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
         accept = request.headers.get("Accept")
-        render = self._renderers.get((accept, request.rel_url.raw_query_string),   # JSON or a Table
-                                     lambda: renderer_for(accept, request.query))
+        render = self._renderers.get((path, accept, request.rel_url.raw_query_string),   # e.g. JSON or a Table
+                                     lambda: api.renderer(route, accept, request.query))
 
         at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
 
         async def compute() -> bytes:
-            return render(await self.api.answer(target, path, at))
+            return render(await self.api.answer(route.target, path, at))
 
         key = (path, request.query_string, accept or "")
         body = await self.responses.get(key, at, compute)
@@ -172,17 +178,6 @@ class Server:
             self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
             self._ready_at = time.monotonic()
         return self._ready
-
-
-@dataclass(frozen=True)
-class _Route:
-    parsed: ParsedRequest
-    path_template: str   # our metrics' label
-    watch: bool
-
-    @classmethod
-    def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
 
 
 def _json(body: bytes) -> web.Response:
@@ -233,7 +228,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
     await site.start()
     reloading = asyncio.create_task(tls.keep_reloading())
-    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
+    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s",
+             ", ".join(api.prefix for api in server.apis.apis),
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

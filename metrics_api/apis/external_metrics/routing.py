@@ -1,0 +1,71 @@
+"""external.metrics.k8s.io paths → a Target for the one pipeline. The object is named by the label
+selector (k8s.io/metrics external_metrics client: `namespaces/{ns}/{metric}?labelSelector=…`), which never
+reaches PromQL: it is read into one object name, validated, and measured like any SMI get.
+
+    deployment=web | statefulset= | daemonset= | job= | pod= | service=   (none: the namespace itself)
+    window=<Go duration>                                                   (default 1m)
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from metrics_api.apis.api import Route, watch_requested
+from metrics_api.apis.external_metrics import API_PREFIX, GROUP, VERSION
+from metrics_api.apis.metric_values import WINDOW_LABEL, Metric, metric_named, object_group, selector_labels, window_of
+from metrics_api.core.errors import bad_request, not_found
+from metrics_api.core.kinds import BY_PLURAL, Kind, is_dns1123_label, name_problem
+from metrics_api.core.model import Attributes, Target
+from metrics_api.packs.model import Pack
+
+SELECTOR = "labelSelector"
+# Selector key → the kind it names.
+OBJECT_LABELS: dict[str, Kind] = {
+    "deployment": BY_PLURAL["deployments"], "statefulset": BY_PLURAL["statefulsets"],
+    "daemonset": BY_PLURAL["daemonsets"], "job": BY_PLURAL["jobs"], "pod": BY_PLURAL["pods"],
+    "service": BY_PLURAL["services"],
+}
+
+
+@dataclass(frozen=True)
+class View:
+    metric: Metric
+    labels: tuple[tuple[str, str], ...]   # echoed as `metricLabels`
+
+
+def route(pack: Pack, path: str, query: Mapping[str, str]) -> Route:
+    match path[len(API_PREFIX):].strip("/").split("/"):
+        case ["namespaces", namespace, metric_name]:
+            pass
+        case _:
+            raise not_found("the server could not find the requested resource")
+    if not is_dns1123_label(namespace):
+        raise bad_request(f"invalid namespace {namespace!r}: a lowercase RFC 1123 label must consist of lower case "
+                          "alphanumeric characters or '-', and must start and end with an alphanumeric character "
+                          "(at most 63 characters)", name=namespace, kind="namespaces")
+    metric = metric_named(metric_name, GROUP, metric_name)
+    text = query.get(SELECTOR)
+    labels = selector_labels(text, SELECTOR) if text else {}
+    objects = [key for key in labels if key in OBJECT_LABELS]
+    unknown = sorted(set(labels) - set(OBJECT_LABELS) - {WINDOW_LABEL})
+    if unknown or len(objects) > 1:
+        raise bad_request(f"{SELECTOR}={text!r}: name at most one object with one of "
+                          f"{', '.join(OBJECT_LABELS)}, plus optionally window=<Go duration>")
+    window = window_of(labels, SELECTOR)
+    if objects:
+        kind, name = OBJECT_LABELS[objects[0]], labels[objects[0]]
+        if not pack.support(kind.plural):
+            raise not_found(f"{objects[0]}: {kind.plural} are not served by the {pack.name} query pack",
+                            group=GROUP, kind=metric_name)
+        if problem := name_problem(kind, name):
+            raise bad_request(f"{SELECTOR}: invalid {objects[0]} name {name!r}: {problem}", name=name, kind=kind.plural)
+        target = Target(kind.plural, (kind,), namespace, name, False, window, None, object_group(kind))
+    else:
+        namespaces = BY_PLURAL["namespaces"]
+        if not pack.support(namespaces.plural):
+            raise not_found(f"namespaces are not served by the {pack.name} query pack", group=GROUP, kind=metric_name)
+        target = Target(namespaces.plural, (namespaces,), None, namespace, False, window, None, "")
+    # requestinfo.go: namespaces/{ns}/{metric} → resource {metric}, no name → verb list.
+    attributes = Attributes("list", metric_name, "", namespace, "", GROUP, VERSION)
+    return Route(target, attributes, f"{API_PREFIX}/namespaces/{{namespace}}/{metric}", watch_requested(query),
+                 View(metric, tuple(sorted(labels.items()))))
