@@ -85,7 +85,8 @@ The autoscaling metrics APIs (docs/autoscaling.md), as HPA and Flagger ask them:
 
   {kubectl} get --raw /apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/web/request_rate
   {kubectl} get --raw '/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/pods/*/request_rate'
-  {kubectl} get --raw '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/success_rate?labelSelector=deployment%3Dweb'
+  {kubectl} get --raw \\
+      '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/success_rate?labelSelector=deployment%3Dweb'
 
 Prometheus with the generated series: {prometheus_url}
 Ctrl-C stops the server and Prometheus.

@@ -10,7 +10,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 from metrics_api.core.model import Answer, Attributes, Target
+from metrics_api.packs.model import Pack
 
 Renderer = Callable[[Answer], bytes]
 
@@ -55,3 +58,39 @@ class Api(Protocol):
 
 def watch_requested(query: Mapping[str, str]) -> bool:
     return query.get("watch") in ("true", "1")
+
+
+class ListedApi:
+    """What the API classes share: the query pack and their APIResourceList, serialized once."""
+
+    def __init__(self, pack: Pack, resources: dict[str, Any]) -> None:
+        self.pack = pack
+        self._resources = resources
+        self.resource_list = orjson.dumps(resources)
+
+    def discovery_resources(self) -> list[dict[str, Any]]:
+        return aggregated_resources(self._resources)
+
+
+def aggregated_resources(resource_list: dict[str, Any]) -> list[dict[str, Any]]:
+    """An APIResourceList converted as the aggregator converts it (k8s.io/apiserver
+    pkg/endpoints/installer.go ConvertGroupVersionIntoToDiscovery): `a/b` entries become subresources of
+    `a`, a subresource without a listed parent gets an empty parent of the same scope, every responseKind
+    set (client-go 0.26.0–0.26.3 panicked on a nil one)."""
+    group, _, version = resource_list["groupVersion"].partition("/")
+    resources: dict[str, dict[str, Any]] = {}
+    for entry in resource_list["resources"]:
+        parent, _, subresource = entry["name"].partition("/")
+        response_kind = {"group": group, "version": version, "kind": entry["kind"]}
+        scope = "Namespaced" if entry["namespaced"] else "Cluster"
+        if subresource:
+            holder = resources.setdefault(parent, {"resource": parent, "responseKind": response_kind,
+                                                   "scope": scope, "singularResource": "", "verbs": [],
+                                                   "subresources": []})
+            holder["subresources"].append({"subresource": subresource, "responseKind": response_kind,
+                                           "verbs": entry["verbs"]})
+        else:
+            resources[parent] = {"resource": parent, "responseKind": response_kind, "scope": scope,
+                                 "singularResource": entry["singularName"], "verbs": entry["verbs"],
+                                 "subresources": []}
+    return list(resources.values())

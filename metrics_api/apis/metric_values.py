@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from metrics_api.apis.smi.routing import MAX_WINDOW, MIN_WINDOW
 from metrics_api.core.errors import ApiError, bad_request, not_found
-from metrics_api.core.kinds import Kind
+from metrics_api.core.kinds import Kind, is_dns1123_label
 from metrics_api.core.model import Measure, Row
-from metrics_api.core.quantity import parse_go_duration
+from metrics_api.core.window import parse_window
 from metrics_api.http.media import parse_accept
 from metrics_api.kube.selectors import Selector, parse_selector
 
@@ -40,6 +39,13 @@ class Metric(StrEnum):
 
 
 _LATENCY = {Metric.P50_LATENCY: Measure.P50, Metric.P90_LATENCY: Measure.P90, Metric.P99_LATENCY: Measure.P99}
+
+
+def check_namespace(namespace: str) -> None:
+    if not is_dns1123_label(namespace):
+        raise bad_request(f"invalid namespace {namespace!r}: a lowercase RFC 1123 label must consist of lower case "
+                          "alphanumeric characters or '-', and must start and end with an alphanumeric character "
+                          "(at most 63 characters)", name=namespace, kind="namespaces")
 
 
 def metric_named(name: str, group: str, resource: str) -> Metric:
@@ -85,15 +91,7 @@ def selector_labels(text: str, parameter: str) -> dict[str, str]:
 def window_of(labels: dict[str, str], parameter: str) -> float:
     """The `window=` requirement as seconds (default 1m), within the SMI API's bounds."""
     text = labels.get(WINDOW_LABEL)
-    if text is None:
-        return DEFAULT_WINDOW
-    try:
-        seconds = parse_go_duration(text)
-    except ValueError:
-        raise bad_request(f"{parameter}: invalid window {text!r}: expected a Go duration such as 30s, 1m or 5m") from None
-    if not MIN_WINDOW <= seconds <= MAX_WINDOW:
-        raise bad_request(f"{parameter}: invalid window {text!r}: must be between 1s and 24h")
-    return seconds
+    return DEFAULT_WINDOW if text is None else parse_window(text, f"window={text!r} in {parameter}")
 
 
 def json_only(accept: str | None) -> None:

@@ -38,7 +38,8 @@ class OpenApi:
         self.v2 = Document.of({"swagger": "2.0", "info": {"title": "smi-metrics-api", "version": __version__},
                                "paths": paths, "definitions": definitions})
         self.v3_groups = {f"{V3_PATH}/apis/{part.group_version}": Document.of(part.v3) for part in parts}
-        self.v3_root = Document.of({"paths": {path.removeprefix(V3_PATH + "/"): {"serverRelativeURL": _current(path, doc)}
+        self.v3_root = Document.of({"paths": {path.removeprefix(V3_PATH + "/"):
+                                              {"serverRelativeURL": _current(path, doc)}
                                               for path, doc in self.v3_groups.items()}})
 
     def respond(self, request: web.Request, path: str) -> web.Response:
@@ -68,6 +69,7 @@ def metric_api_openapi(group_version: str, definition_prefix: str, list_kind: st
     prometheus-adapter serve): the list and item kinds, and one GET per path template."""
     group, _, version = group_version.partition("/")
     gvk = {"group": group, "version": version, "kind": list_kind}
+    operation_prefix = "read" + "".join(part.capitalize() for part in group.split(".")) + version.capitalize()
 
     def documents(ref: str, v3: bool) -> tuple[dict[str, Any], dict[str, Any]]:
         schemas = {
@@ -80,19 +82,15 @@ def metric_api_openapi(group_version: str, definition_prefix: str, list_kind: st
             definition_prefix + item_kind: {"description": "One metric value.", "type": "object",
                                             "properties": item_fields},
         }
+        schema = {"$ref": ref + definition_prefix + list_kind}
         operations = {}
         for path, (description, names) in paths.items():
-            def parameter(name: str, where: str) -> dict[str, Any]:
-                typed = {"schema": {"type": "string"}} if v3 else {"type": "string"}
-                return {"name": name, "in": where, "required": where == "path", "uniqueItems": True, **typed}
-            schema = {"$ref": ref + definition_prefix + list_kind}
-            ok = {"description": "OK", "content": {"application/json": {"schema": schema}}} if v3 else \
-                {"description": "OK", "schema": schema}
+            parameters = [_parameter(n, "path", v3) for n in names] + [_parameter(q, "query", v3)
+                                                                       for q in query_parameters]
             operation = {"description": f"read {description}",
-                         "operationId": "read" + "".join(p.capitalize() for p in group.split(".")) + version.capitalize()
-                                        + "".join(n.capitalize() for n in names),
-                         "parameters": [parameter(n, "path") for n in names] + [parameter(q, "query") for q in query_parameters],
-                         "responses": {"200": ok, "401": {"description": "Unauthorized"}},
+                         "operationId": operation_prefix + "".join(n.capitalize() for n in names),
+                         "parameters": parameters,
+                         "responses": {"200": _ok(schema, v3), "401": {"description": "Unauthorized"}},
                          "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
             if not v3:
                 operation |= {"consumes": ["*/*"], "produces": ["application/json"], "schemes": ["https"]}
@@ -104,3 +102,14 @@ def metric_api_openapi(group_version: str, definition_prefix: str, list_kind: st
     v3 = {"openapi": "3.0.0", "info": {"title": group_version, "version": __version__}, "paths": v3_paths,
           "components": {"schemas": components}}
     return OpenApiPart(group_version, v2_paths, definitions, v3)
+
+
+def _parameter(name: str, where: str, v3: bool) -> dict[str, Any]:
+    typed = {"schema": {"type": "string"}} if v3 else {"type": "string"}
+    return {"name": name, "in": where, "required": where == "path", "uniqueItems": True, **typed}
+
+
+def _ok(schema: dict[str, Any], v3: bool) -> dict[str, Any]:
+    if v3:
+        return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    return {"description": "OK", "schema": schema}

@@ -64,27 +64,3 @@ def wants_aggregated_discovery(accept: str | None) -> bool:
         if media.is_json and "as" not in media.params:
             return False
     return False
-
-
-def aggregated_resources(resource_list: dict[str, Any]) -> list[dict[str, Any]]:
-    """An APIResourceList converted as the aggregator converts it (k8s.io/apiserver
-    pkg/endpoints/installer.go ConvertGroupVersionIntoToDiscovery): `a/b` entries become subresources of
-    `a`, a subresource without a listed parent gets an empty parent of the same scope, every responseKind
-    set (client-go 0.26.0–0.26.3 panicked on a nil one)."""
-    group, _, version = resource_list["groupVersion"].partition("/")
-    resources: dict[str, dict[str, Any]] = {}
-    for entry in resource_list["resources"]:
-        parent, _, subresource = entry["name"].partition("/")
-        response_kind = {"group": group, "version": version, "kind": entry["kind"]}
-        scope = "Namespaced" if entry["namespaced"] else "Cluster"
-        if subresource:
-            holder = resources.setdefault(parent, {"resource": parent, "responseKind": response_kind,
-                                                   "scope": scope, "singularResource": "", "verbs": [],
-                                                   "subresources": []})
-            holder["subresources"].append({"subresource": subresource, "responseKind": response_kind,
-                                           "verbs": entry["verbs"]})
-        else:
-            resources[parent] = {"resource": parent, "responseKind": response_kind, "scope": scope,
-                                 "singularResource": entry["singularName"], "verbs": entry["verbs"],
-                                 "subresources": []}
-    return list(resources.values())

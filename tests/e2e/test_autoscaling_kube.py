@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_autoscaling import C1, C2, E, FLAGS, HPA_ACCEPT, MESH, assert_value
-from tests.e2e.test_kube import Client, as_user, cluster_server, fresh_user, proxy_cert, stub  # noqa: F401 (fixtures)
+from tests.e2e.test_autoscaling import C1, C2, FLAGS, HPA_ACCEPT, MESH, E, assert_value
+from tests.e2e.test_kube import (  # noqa: F401 (fixtures)
+    Client,
+    as_user,
+    cluster_server,
+    fresh_user,
+    proxy_cert,
+    stub,
+)
 from tests.support import truth
 from tests.support.truth import Ref
 
@@ -40,8 +47,8 @@ def test_hpa_pods_metric_is_one_item_per_selected_pod(proxy, scenario, workload)
         item = got[pod]
         assert item["describedObject"] == {"kind": "Pod", "namespace": namespace, "name": pod, "apiVersion": "v1"}
         assert item["windowSeconds"] == 300
-        assert_value(item["value"], truth.resource_metrics(scenario, MESH, Ref("Pod", namespace, pod), 300).request_rate,
-                     pod)
+        want = truth.resource_metrics(scenario, MESH, Ref("Pod", namespace, pod), 300).request_rate
+        assert_value(item["value"], want, pod)
 
 
 def test_a_quiet_object_the_cluster_knows_is_zero_and_one_nobody_knows_is_404(proxy):

@@ -8,8 +8,8 @@ import time
 import pytest
 from aiohttp import web
 
-from metrics_api.apis.smi import API_PREFIX
 from metrics_api.apis.registry import DISCOVERY_V2
+from metrics_api.apis.smi import API_PREFIX
 from metrics_api.apis.smi.discovery import resource_list
 from metrics_api.cli.config import Settings
 from metrics_api.core.kinds import TRAFFICMETRICS

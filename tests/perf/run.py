@@ -119,8 +119,9 @@ def autoscaling(store_url: str, workdir: Path, args: argparse.Namespace) -> dict
     try:
         for path in (COLD_PATH, CUSTOM_PATH):
             assert server.get(path).status == 200, path
-        smi, custom = interleaved(args.runs, lambda: loadgen.run(server.url + COLD_PATH, connections=32, seconds=args.seconds),
-                                  lambda: loadgen.run(server.url + CUSTOM_PATH, connections=32, seconds=args.seconds))
+        smi, custom = interleaved(
+            args.runs, lambda: loadgen.run(server.url + COLD_PATH, connections=32, seconds=args.seconds),
+            lambda: loadgen.run(server.url + CUSTOM_PATH, connections=32, seconds=args.seconds))
         return {"smi": smi, "custom": custom, "ratio": custom["rate"] / smi["rate"]}
     finally:
         server.stop()
@@ -314,7 +315,8 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"[{store}] cached custom-metrics get {c['custom']['rate']:.0f} req/s (p50/p99 "
                          f"{c['custom']['p50_ms']:.2f}/{c['custom']['p99_ms']:.2f} ms) vs cached SMI get of the same "
                          f"object {c['smi']['rate']:.0f} req/s ({c['smi']['p50_ms']:.2f}/{c['smi']['p99_ms']:.2f} ms): "
-                         f"ratio {c['ratio']:.3f} (target within 10 %); errors {c['custom']['errors'] + c['smi']['errors']}")
+                         f"ratio {c['ratio']:.3f} (target within 10 %); "
+                         f"errors {c['custom']['errors'] + c['smi']['errors']}")
         if "coalescing" in part:
             c = part["coalescing"]
             lines.append(f"[{store}] coalescing: {c['clients']} concurrent identical cold requests (statuses "

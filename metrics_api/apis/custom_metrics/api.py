@@ -5,32 +5,24 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-import orjson
-
-from metrics_api.apis.api import OpenApiPart, Renderer, Route
+from metrics_api.apis.api import ListedApi, OpenApiPart, Renderer, Route
 from metrics_api.apis.custom_metrics import GROUP
 from metrics_api.apis.custom_metrics.render import render
 from metrics_api.apis.custom_metrics.routing import route, served_resources
 from metrics_api.apis.metric_values import Metric, json_only
 from metrics_api.apis.openapi import metric_api_openapi
-from metrics_api.apis.registry import aggregated_resources
 from metrics_api.packs.model import Pack
 
 LIST_KIND = "MetricValueList"
 
 
-class CustomMetricsApi:
+class CustomMetricsApi(ListedApi):
     group = GROUP
 
     def __init__(self, pack: Pack, version: str) -> None:
-        self.pack = pack
+        super().__init__(pack, resource_list(pack, version))
         self.version = version
         self.prefix = f"/apis/{GROUP}/{version}"
-        self._resources = resource_list(pack, version)
-        self.resource_list = orjson.dumps(self._resources)
-
-    def discovery_resources(self) -> list[dict[str, Any]]:
-        return aggregated_resources(self._resources)
 
     def openapi(self) -> OpenApiPart:
         value_fields = _VALUE_FIELDS[self.version]
@@ -38,7 +30,8 @@ class CustomMetricsApi:
             f"{GROUP}/{self.version}", f"io.k8s.metrics.pkg.apis.custom_metrics.{self.version}.",
             LIST_KIND, "MetricValue", value_fields,
             {f"{self.prefix}/namespaces/{{namespace}}/{{resource}}/{{name}}/{{metric}}":
-                 ("one object's metric, or every object's (`*`) with labelSelector", ("namespace", "resource", "name", "metric")),
+                 ("one object's metric, or every object's (`*`) with labelSelector",
+                  ("namespace", "resource", "name", "metric")),
              f"{self.prefix}/namespaces/{{namespace}}/metrics/{{metric}}":
                  ("the Namespace's own metric", ("namespace", "metric"))},
             ("labelSelector", "metricLabelSelector"), "get")

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from metrics_api.apis import metric_values
 from metrics_api.apis.api import Route, watch_requested
 from metrics_api.apis.custom_metrics import GROUP
-from metrics_api.apis.metric_values import (WINDOW_LABEL, Metric, metric_named, object_group, selector_labels,
-                                            window_of)
+from metrics_api.apis.metric_values import Metric
 from metrics_api.core.errors import bad_request, not_found
-from metrics_api.core.kinds import BY_PLURAL, Kind, is_dns1123_label, name_problem
+from metrics_api.core.kinds import BY_PLURAL, Kind, name_problem
 from metrics_api.core.model import Attributes, Target
 from metrics_api.packs.model import Pack
 
@@ -56,7 +56,7 @@ def route(pack: Pack, prefix: str, version: str, path: str, query: Mapping[str, 
 
 def _object_route(pack: Pack, prefix: str, version: str, namespace: str, resource: str, name: str, metric_name: str,
                   query: Mapping[str, str]) -> Route:
-    _check_namespace(namespace)
+    metric_values.check_namespace(namespace)
     kind = RESOURCES.get(resource)
     if kind is None or not pack.support(kind.plural):
         hint = kind_hint(resource)
@@ -65,13 +65,13 @@ def _object_route(pack: Pack, prefix: str, version: str, namespace: str, resourc
                         group=GROUP, kind=resource)
     if name != ALL_OBJECTS and (problem := name_problem(kind, name)):
         raise bad_request(f"invalid {resource} name {name!r}: {problem}", name=name, kind=resource)
-    metric = metric_named(metric_name, GROUP, resource)
+    metric = metric_values.metric_named(metric_name, GROUP, resource)
     window, selector = _metric_selector(query)
     label_selector = query.get("labelSelector") or None
     if label_selector is not None and name != ALL_OBJECTS:
         raise bad_request("labelSelector applies to `*` (every object) only")
     target = Target(kind.plural, (kind,), namespace, None if name == ALL_OBJECTS else name, False, window,
-                    label_selector, object_group(kind))
+                    label_selector, metric_values.object_group(kind))
     # requestinfo.go: namespaces/{ns}/{resource}/{name}/{metric} → resource, name, subresource; verb get
     # (a name is present, even `*`).
     attributes = Attributes("get", resource, metric, namespace, name, GROUP, version)
@@ -81,12 +81,12 @@ def _object_route(pack: Pack, prefix: str, version: str, namespace: str, resourc
 
 def _namespace_route(pack: Pack, prefix: str, version: str, namespace: str, metric_name: str,
                      query: Mapping[str, str]) -> Route:
-    _check_namespace(namespace)
+    metric_values.check_namespace(namespace)
     kind = BY_PLURAL["namespaces"]
     if not pack.support(kind.plural):
         raise not_found("the server could not find the requested resource: namespaces are not served",
                         group=GROUP, kind="namespaces")
-    metric = metric_named(metric_name, GROUP, "namespaces")
+    metric = metric_values.metric_named(metric_name, GROUP, "namespaces")
     window, selector = _metric_selector(query)
     if query.get("labelSelector"):
         raise bad_request("labelSelector applies to `*` (every object) only")
@@ -97,25 +97,18 @@ def _namespace_route(pack: Pack, prefix: str, version: str, namespace: str, metr
                  View(version, metric, selector))
 
 
-def _check_namespace(namespace: str) -> None:
-    if not is_dns1123_label(namespace):
-        raise bad_request(f"invalid namespace {namespace!r}: a lowercase RFC 1123 label must consist of lower case "
-                          "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                          "(at most 63 characters)", name=namespace, kind="namespaces")
-
-
 def _metric_selector(query: Mapping[str, str]) -> tuple[float, tuple[tuple[str, str], ...]]:
     """The window the metric selector asks for, and its labels. It may only choose the window: any other
     requirement would otherwise be silently ignored."""
     text = query.get(METRIC_SELECTOR)
-    labels = selector_labels(text, METRIC_SELECTOR) if text else {}
-    extra = sorted(set(labels) - {WINDOW_LABEL})
+    labels = metric_values.selector_labels(text, METRIC_SELECTOR) if text else {}
+    extra = sorted(set(labels) - {metric_values.WINDOW_LABEL})
     if extra:
-        raise bad_request(f"{METRIC_SELECTOR}: unsupported requirement(s) on {', '.join(extra)}: "
-                          "only window=<Go duration> is understood")
-    return window_of(labels, METRIC_SELECTOR), tuple(sorted(labels.items()))
+        raise bad_request(f"{METRIC_SELECTOR}: unsupported requirement(s) on {', '.join(extra)}: only "
+                          "window=<Go duration> is understood")
+    return metric_values.window_of(labels, METRIC_SELECTOR), tuple(sorted(labels.items()))
 
 
 def kind_hint(resource: str) -> str:
     """The qualified spelling of an unqualified resource (`deployments` → `deployments.apps`), or ''."""
-    return next((qualified for qualified in RESOURCES if qualified.split(".")[0] == resource and qualified != resource), "")
+    return next((qualified for qualified in RESOURCES if qualified.split(".")[0] == resource != qualified), "")

@@ -5,15 +5,12 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-import orjson
-
-from metrics_api.apis.api import OpenApiPart, Renderer, Route
+from metrics_api.apis.api import ListedApi, OpenApiPart, Renderer, Route
 from metrics_api.apis.external_metrics import API_PREFIX, GROUP, VERSION
 from metrics_api.apis.external_metrics.render import render
 from metrics_api.apis.external_metrics.routing import route
 from metrics_api.apis.metric_values import Metric, json_only
 from metrics_api.apis.openapi import metric_api_openapi
-from metrics_api.apis.registry import aggregated_resources
 from metrics_api.packs.model import Pack
 
 LIST_KIND = "ExternalMetricValueList"
@@ -27,21 +24,16 @@ _FIELDS: dict[str, Any] = {
 }
 
 
-class ExternalMetricsApi:
+class ExternalMetricsApi(ListedApi):
     group = GROUP
     version = VERSION
     prefix = API_PREFIX
 
     def __init__(self, pack: Pack) -> None:
-        self.pack = pack
         # One namespaced resource per metric, as custom-metrics-apiserver lists external metrics.
-        self._resources = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{GROUP}/{VERSION}",
-                           "resources": [{"name": metric.value, "singularName": "", "namespaced": True,
-                                          "kind": LIST_KIND, "verbs": ["get"]} for metric in Metric]}
-        self.resource_list = orjson.dumps(self._resources)
-
-    def discovery_resources(self) -> list[dict[str, Any]]:
-        return aggregated_resources(self._resources)
+        super().__init__(pack, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{GROUP}/{VERSION}",
+                                "resources": [{"name": metric.value, "singularName": "", "namespaced": True,
+                                               "kind": LIST_KIND, "verbs": ["get"]} for metric in Metric]})
 
     def openapi(self) -> OpenApiPart:
         return metric_api_openapi(f"{GROUP}/{VERSION}", "io.k8s.metrics.pkg.apis.external_metrics.v1beta1.",

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from metrics_api.apis import metric_values
 from metrics_api.apis.api import Route, watch_requested
 from metrics_api.apis.external_metrics import API_PREFIX, GROUP, VERSION
-from metrics_api.apis.metric_values import WINDOW_LABEL, Metric, metric_named, object_group, selector_labels, window_of
+from metrics_api.apis.metric_values import Metric
 from metrics_api.core.errors import bad_request, not_found
-from metrics_api.core.kinds import BY_PLURAL, Kind, is_dns1123_label, name_problem
+from metrics_api.core.kinds import BY_PLURAL, Kind, name_problem
 from metrics_api.core.model import Attributes, Target
 from metrics_api.packs.model import Pack
 
@@ -39,19 +40,16 @@ def route(pack: Pack, path: str, query: Mapping[str, str]) -> Route:
             pass
         case _:
             raise not_found("the server could not find the requested resource")
-    if not is_dns1123_label(namespace):
-        raise bad_request(f"invalid namespace {namespace!r}: a lowercase RFC 1123 label must consist of lower case "
-                          "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                          "(at most 63 characters)", name=namespace, kind="namespaces")
-    metric = metric_named(metric_name, GROUP, metric_name)
+    metric_values.check_namespace(namespace)
+    metric = metric_values.metric_named(metric_name, GROUP, metric_name)
     text = query.get(SELECTOR)
-    labels = selector_labels(text, SELECTOR) if text else {}
+    labels = metric_values.selector_labels(text, SELECTOR) if text else {}
     objects = [key for key in labels if key in OBJECT_LABELS]
-    unknown = sorted(set(labels) - set(OBJECT_LABELS) - {WINDOW_LABEL})
+    unknown = sorted(set(labels) - set(OBJECT_LABELS) - {metric_values.WINDOW_LABEL})
     if unknown or len(objects) > 1:
         raise bad_request(f"{SELECTOR}={text!r}: name at most one object with one of "
                           f"{', '.join(OBJECT_LABELS)}, plus optionally window=<Go duration>")
-    window = window_of(labels, SELECTOR)
+    window = metric_values.window_of(labels, SELECTOR)
     if objects:
         kind, name = OBJECT_LABELS[objects[0]], labels[objects[0]]
         if not pack.support(kind.plural):
@@ -59,7 +57,7 @@ def route(pack: Pack, path: str, query: Mapping[str, str]) -> Route:
                             group=GROUP, kind=metric_name)
         if problem := name_problem(kind, name):
             raise bad_request(f"{SELECTOR}: invalid {objects[0]} name {name!r}: {problem}", name=name, kind=kind.plural)
-        target = Target(kind.plural, (kind,), namespace, name, False, window, None, object_group(kind))
+        target = Target(kind.plural, (kind,), namespace, name, False, window, None, metric_values.object_group(kind))
     else:
         namespaces = BY_PLURAL["namespaces"]
         if not pack.support(namespaces.plural):

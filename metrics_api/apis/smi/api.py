@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-import orjson
-
-from metrics_api.apis.api import OpenApiPart, Renderer, Route, watch_requested
-from metrics_api.apis.registry import aggregated_resources
+from metrics_api.apis.api import (
+    ListedApi,
+    OpenApiPart,
+    Renderer,
+    Route,
+    watch_requested,
+)
 from metrics_api.apis.smi import API_PREFIX, GROUP, VERSION
 from metrics_api.apis.smi.discovery import resource_list
 from metrics_api.apis.smi.openapi import openapi_part
@@ -16,18 +18,13 @@ from metrics_api.apis.smi.table import renderer_for
 from metrics_api.packs.model import Pack
 
 
-class SmiApi:
+class SmiApi(ListedApi):
     group = GROUP
     version = VERSION
     prefix = API_PREFIX
 
     def __init__(self, pack: Pack) -> None:
-        self.pack = pack
-        self._resources = resource_list(pack)
-        self.resource_list = orjson.dumps(self._resources)
-
-    def discovery_resources(self) -> list[dict[str, Any]]:
-        return aggregated_resources(self._resources)
+        super().__init__(pack, resource_list(pack))
 
     def openapi(self) -> OpenApiPart:
         return openapi_part(self.pack)
