@@ -137,10 +137,10 @@ class Server:
         api = self.apis.for_path(normalized)
         if api is None:
             raise ApiError(404, "the server could not find the requested resource")
+        request[API_GROUP] = api.group
         route = self._routes.get((normalized, request.rel_url.raw_query_string),
                                  lambda: api.route(normalized, request.query))
         request[PATH_TEMPLATE] = route.path_template
-        request[API_GROUP] = api.group
         if route.watch:
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
         with self.admission.admit():
