@@ -260,21 +260,23 @@ class KubeStub:
         """The SMI APIService."""
         return self.apiservices[SMI_APISERVICE]
 
-    def _named_apiservice(self, request: web.Request) -> dict[str, Any] | None:
-        return self.apiservices.get(request.match_info["name"])
+    def _named_apiservice(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The APIService the path names, or kube-apiserver's 404."""
+        name = request.match_info["name"]
+        if name not in self.apiservices:
+            return status(404, "NotFound", f'apiservices.apiregistration.k8s.io "{name}" not found')
+        return self.apiservices[name]
 
     async def _get_apiservice(self, request: web.Request) -> web.Response:
         apiservice = self._named_apiservice(request)
-        if apiservice is None:
-            return status(404, "NotFound", f'apiservices.apiregistration.k8s.io "{request.match_info["name"]}" not found')
-        return json(apiservice)
+        return apiservice if isinstance(apiservice, web.Response) else json(apiservice)
 
     async def _patch_apiservice(self, request: web.Request) -> web.Response:
         if request.content_type != "application/merge-patch+json":
             return status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format ({request.content_type})")
         apiservice = self._named_apiservice(request)
-        if apiservice is None:
-            return status(404, "NotFound", f'apiservices.apiregistration.k8s.io "{request.match_info["name"]}" not found')
+        if isinstance(apiservice, web.Response):
+            return apiservice
         patch = await request.json()
         wanted = (patch.get("metadata") or {}).get("resourceVersion")
         current = apiservice["metadata"]["resourceVersion"]
