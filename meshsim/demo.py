@@ -36,7 +36,8 @@ def run_demo(mesh: str, port: int) -> int:
         with PrometheusServer(workdir / "tsdb") as prometheus:
             print(f"Prometheus ready at {prometheus.url} after {time.monotonic() - started:.1f}s", flush=True)
             settings = Settings(prometheus_url=prometheus.url, mesh=mesh, secure_port=port, bind_address="127.0.0.1",
-                                cert_dir=str(workdir / "certs"), local=True, shutdown_delay=0, drain_timeout=2)
+                                cert_dir=str(workdir / "certs"), local=True, shutdown_delay=0, drain_timeout=2,
+                                enable_custom_metrics=True, enable_external_metrics=True)
             kubeconfig = write_kubeconfig(workdir / "kubeconfig", port)
             _print_commands(port, prometheus.url, kubeconfig)
             try:
@@ -79,6 +80,13 @@ The SMI Traffic Metrics API is on https://127.0.0.1:{port} (self-signed certific
   {kubectl} get --raw {API_PREFIX}/namespaces/shop
   curl -sk https://127.0.0.1:{port}{API_PREFIX}/deployments
   curl -sk https://127.0.0.1:{port}/metrics
+
+The autoscaling metrics APIs (docs/autoscaling.md), as HPA and Flagger ask them:
+
+  {kubectl} get --raw /apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/web/request_rate
+  {kubectl} get --raw '/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/pods/*/request_rate'
+  {kubectl} get --raw \\
+      '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/success_rate?labelSelector=deployment%3Dweb'
 
 Prometheus with the generated series: {prometheus_url}
 Ctrl-C stops the server and Prometheus.

@@ -59,6 +59,9 @@ class Settings:
     max_prometheus_response_bytes: int = 64 << 20
     shutdown_delay: float = 0.0
     drain_timeout: float = 20.0
+    # Autoscaling metrics APIs (docs/autoscaling.md): off by default, one backend per group per cluster.
+    enable_custom_metrics: bool = False
+    enable_external_metrics: bool = False
 
 
 # flag → (type, help). Defaults come from Settings.
@@ -101,6 +104,10 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "prometheus-key-file": (str, "private key (PEM) of --prometheus-cert-file"),
     "query-packs": (str, "a query pack YAML file or a directory of them (e.g. a ConfigMap mount), validated at "
                          "start; a pack there replaces the shipped pack of the same mesh name"),
+    "enable-custom-metrics": (bool, "also serve custom.metrics.k8s.io v1beta2 and v1beta1 (HPA Object and Pods "
+                                    "metrics); only one backend per group may exist in a cluster"),
+    "enable-external-metrics": (bool, "also serve external.metrics.k8s.io v1beta1 (HPA External metrics, Flagger); "
+                                      "only one backend per group may exist in a cluster"),
     "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
 }
 

@@ -39,7 +39,7 @@ class Target:
     edges: bool
     window: float                # seconds
     label_selector: str | None = None
-    group: str = ""              # the API group of the path (for messages)
+    group: str = ""              # the API group named in messages about the object ("" = core)
     field_selector: str | None = None   # lists only: metadata.name / metadata.namespace (validated at routing)
 
     @property

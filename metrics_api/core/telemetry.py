@@ -11,11 +11,11 @@ class Telemetry:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "smi_metrics_api_requests", "API requests served, by HTTP code and path template.",
-            ["code", "path"], registry=r)
+            "smi_metrics_api_requests", "API requests served, by HTTP code, API group and path template.",
+            ["code", "group", "path"], registry=r)
         self.request_seconds = Histogram(
-            "smi_metrics_api_request_duration_seconds", "API request latency by path template.",
-            ["path"], buckets=LATENCY_BUCKETS, registry=r)
+            "smi_metrics_api_request_duration_seconds", "API request latency by API group and path template.",
+            ["group", "path"], buckets=LATENCY_BUCKETS, registry=r)
         # A plain count read at scrape time: a Gauge's inc()/dec() take a lock each, twice per request.
         self.requests_in_flight = 0
         self.in_flight = Gauge("smi_metrics_api_requests_in_flight", "API requests being served.", registry=r)
@@ -34,15 +34,17 @@ class Telemetry:
             "Query lookups by result: hit (cached), coalesced (joined an identical query in flight), miss.",
             ["result"], registry=r)
 
-        # (code, path template) → the children of `requests` and `request_seconds`: `.labels()` costs a few
-        # µs per call on the cached-GET path; the set of keys is the same as the metrics' own label sets.
-        self._served: dict[tuple[int, str], tuple[Counter, Histogram]] = {}
+        # (code, group, path template) → the children of `requests` and `request_seconds`: `.labels()` costs a
+        # few µs per call on the cached-GET path; the set of keys is the same as the metrics' own label sets.
+        self._served: dict[tuple[int, str, str], tuple[Counter, Histogram]] = {}
 
-    def request_served(self, code: int, path: str, seconds: float) -> None:
-        children = self._served.get((code, path))
+    def request_served(self, code: int, path: str, group: str, seconds: float) -> None:
+        """`group`: the API group the request was for ("" for health, discovery, /metrics and unknown paths)."""
+        key = (code, group, path)
+        children = self._served.get(key)
         if children is None:
-            children = self._served[(code, path)] = (self.requests.labels(str(code), path),
-                                                     self.request_seconds.labels(path))
+            children = self._served[key] = (self.requests.labels(str(code), group, path),
+                                            self.request_seconds.labels(group, path))
         children[0].inc()
         children[1].observe(seconds)
 

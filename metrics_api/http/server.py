@@ -10,15 +10,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from metrics_api.apis.smi import API_PREFIX, GROUP
-from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
-from metrics_api.apis.smi.openapi import OpenApi
-from metrics_api.apis.smi.routing import ParsedRequest, parse
-from metrics_api.apis.smi.table import Renderer, renderer_for
+from metrics_api.apis.api import Api, Renderer, Route
+from metrics_api.apis.openapi import OpenApi
+from metrics_api.apis.registry import wants_aggregated_discovery
+from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import Settings
 from metrics_api.core.errors import ApiError
 from metrics_api.core.memo import Memo
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.model import Attributes
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
@@ -39,6 +38,7 @@ HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
 READ_METHODS = ("GET", "HEAD")
 SERVER_NAME = "smi-metrics-api"   # the Server header: a product name, no versions to look vulnerabilities up by
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
+API_GROUP = web.RequestKey("api_group", str)           # the API group served ("" outside the APIs)
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
 class Gate(Protocol):
@@ -69,15 +69,17 @@ class Server:
         self.admission = InFlightLimit(settings.max_in_flight)
         recordings = Recordings(self.pack, self.prometheus) if settings.recording_rules == "auto" else None
         self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, recordings)
-        self.documents = Documents(self.pack)
-        self.openapi = OpenApi(self.pack)
-        self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
-                           API_PREFIX: self.documents.resource_list}
+        # Every served API by prefix; each maps its paths onto the one pipeline (self.api) and renders the
+        # Answer in its own shape.
+        self.apis = served_apis(self.pack, custom_metrics=settings.enable_custom_metrics,
+                                external_metrics=settings.enable_external_metrics)
+        self.openapi = OpenApi([api.openapi() for api in self.apis.apis])
+        self._discovery = self.apis.documents
         # Authorization attributes, routing and the choice of renderer depend only on the request's text:
         # done once per distinct request.
         self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
-        self._routes: Memo[tuple[str, str], _Route] = Memo()
-        self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
+        self._routes: Memo[tuple[str, str], Route] = Memo()
+        self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
         self.shutting_down = False
         self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
 
@@ -101,6 +103,7 @@ class Server:
         cached-GET rate (tests/perf/RESULTS.md)."""
         started = time.perf_counter()
         request[PATH_TEMPLATE] = "other"
+        request[API_GROUP] = ""
         self.telemetry.requests_in_flight += 1
         try:
             response = await self._dispatch(request)
@@ -113,7 +116,8 @@ class Server:
             response = _status_response(ApiError(500, f"internal error: {type(exc).__name__}: {exc}"))
         finally:
             self.telemetry.requests_in_flight -= 1
-        self.telemetry.request_served(response.status, request[PATH_TEMPLATE], time.perf_counter() - started)
+        self.telemetry.request_served(response.status, request[PATH_TEMPLATE], request[API_GROUP],
+                                      time.perf_counter() - started)
         await _send(request, response)
         return response
 
@@ -151,7 +155,7 @@ class Server:
         if discovery is not None:
             request[PATH_TEMPLATE] = normalized
             if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
-                return self.documents.api_group_discovery_list.respond(request)
+                return self.apis.aggregated.respond(request)
             return _json(discovery)
         if normalized.startswith("/openapi/"):
             response = self.openapi.respond(request, normalized)
@@ -163,23 +167,25 @@ class Server:
                         attributes: Attributes) -> web.StreamResponse:
         _read_only(request.method)
         normalized = path.rstrip("/") or "/"
-        if not normalized.startswith(API_PREFIX + "/"):
+        api = self.apis.for_path(normalized)
+        if api is None:
             raise ApiError(404, "the server could not find the requested resource")
-        route = self._routes.get((normalized, raw_query), lambda: _Route.of(parse(self.pack, normalized, request.query)))
+        request[API_GROUP] = api.group
+        route = self._routes.get((normalized, raw_query), lambda: api.route(normalized, request.query))
         request[PATH_TEMPLATE] = route.path_template
         if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        return await self._metrics(request, route.parsed.target, normalized)
+        return await self._metrics(request, api, route, normalized)
 
-    async def _metrics(self, request: web.Request, target: Target, path: str) -> web.Response:
+    async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
         accept = request.headers.get("Accept")
-        render = self._renderers.get((accept, request.rel_url.raw_query_string),   # JSON or a Table
-                                     lambda: renderer_for(accept, request.query))
+        render = self._renderers.get((path, accept, request.rel_url.raw_query_string),   # e.g. JSON or a Table
+                                     lambda: api.renderer(route, accept, request.query))
 
         at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
 
         async def compute() -> bytes:
-            return render(await self.api.answer(target, path, at))
+            return render(await self.api.answer(route.target, path, at))
 
         key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
@@ -187,16 +193,6 @@ class Server:
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
-
-
-@dataclass(frozen=True)
-class _Route:
-    parsed: ParsedRequest
-    path_template: str   # our metrics' label
-
-    @classmethod
-    def of(cls, parsed: ParsedRequest) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template)
 
 
 def _read_only(method: str) -> None:
@@ -255,7 +251,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     runner = await listen(server.application(), settings.bind_address, settings.secure_port, tls.context,
                           drain_seconds)
     reloading = asyncio.create_task(tls.keep_reloading())
-    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
+    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s",
+             ", ".join(api.prefix for api in server.apis.apis),
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

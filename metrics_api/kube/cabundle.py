@@ -1,29 +1,36 @@
-"""--write-ca-bundle: put the generated CA into our APIService's `spec.caBundle` so the aggregator
-verifies us (no insecureSkipTLSVerify). Each replica generates its own CA, so the bundle keeps the
-newest few CAs instead of replacing them; writes are conditional on the resourceVersion read."""
+"""--write-ca-bundle: put the generated CA into our APIServices' `spec.caBundle` (the SMI one, and the
+autoscaling ones when those APIs are enabled) so the aggregator verifies us (no insecureSkipTLSVerify).
+Each replica generates its own CA, so a bundle keeps the newest few CAs instead of replacing them;
+writes are conditional on the resourceVersion read."""
 from __future__ import annotations
 
 import base64
 import datetime
 import logging
+from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from metrics_api.apis.smi import GROUP, VERSION
 from metrics_api.kube.client import Kube, KubeError
 
 log = logging.getLogger("metrics_api.kube")
 
-APISERVICE_PATH = f"/apis/apiregistration.k8s.io/v1/apiservices/{VERSION}.{GROUP}"
+APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
 KEEP = 4          # CAs kept in the bundle: enough for every replica of a rolling update
 ATTEMPTS = 5
 
 
-async def write_ca_bundle(kube: Kube, ca_pem: bytes) -> None:
+async def write_ca_bundle(kube: Kube, ca_pem: bytes, names: Sequence[str]) -> None:
+    """Into each APIService of `names` (`<version>.<group>`)."""
     ours = x509.load_pem_x509_certificate(ca_pem)
+    for name in names:
+        await _write_one(kube, f"{APISERVICES}/{name}", name, ours)
+
+
+async def _write_one(kube: Kube, path: str, name: str, ours: x509.Certificate) -> None:
     for _ in range(ATTEMPTS):
-        apiservice = await kube.get(APISERVICE_PATH)
+        apiservice = await kube.get(path)
         bundle = base64.b64decode((apiservice.get("spec") or {}).get("caBundle") or "")
         merged = merge(bundle, ours)
         if merged == bundle:
@@ -31,14 +38,14 @@ async def write_ca_bundle(kube: Kube, ca_pem: bytes) -> None:
         patch = {"metadata": {"resourceVersion": (apiservice.get("metadata") or {}).get("resourceVersion")},
                  "spec": {"caBundle": base64.b64encode(merged).decode()}}
         try:
-            await kube.merge_patch(APISERVICE_PATH, patch)
+            await kube.merge_patch(path, patch)
         except KubeError as exc:
             if exc.status == 409:   # another replica wrote first: merge again
                 continue
             raise
-        log.info("APIService %s.%s now trusts our CA %s", VERSION, GROUP, ours.subject.rfc4514_string())
+        log.info("APIService %s now trusts our CA %s", name, ours.subject.rfc4514_string())
         return
-    raise KubeError(409, f"APIService {VERSION}.{GROUP}: caBundle kept changing, gave up after {ATTEMPTS} attempts")
+    raise KubeError(409, f"APIService {name}: caBundle kept changing, gave up after {ATTEMPTS} attempts")
 
 
 def merge(bundle: bytes, ours: x509.Certificate) -> bytes:

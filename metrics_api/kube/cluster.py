@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kubernetes_asyncio.config import ConfigException
 
+from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import ConfigError, Settings
 from metrics_api.http.certs import ca_file
 from metrics_api.http.tls import ServingTls
@@ -42,7 +43,10 @@ class Cluster:
         try:
             await auth.start()
             if settings.write_ca_bundle:
-                await write_ca_bundle(kube, ca_file(Path(settings.cert_dir)).read_bytes())
+                apis = served_apis(pack, custom_metrics=settings.enable_custom_metrics,
+                                   external_metrics=settings.enable_external_metrics).apis
+                await write_ca_bundle(kube, ca_file(Path(settings.cert_dir)).read_bytes(),
+                                      [f"{api.version}.{api.group}" for api in apis])
         except (KubeError, ValueError) as exc:
             await kube.close()
             raise ConfigError(f"Kubernetes: {exc}") from None

@@ -70,7 +70,8 @@ class MetricsApi:
 
     @staticmethod
     def _unknown(target: Target):
-        return not_found(f'{target.plural}.{target.group} "{target.name}" not found',
+        qualified = f"{target.plural}.{target.group}" if target.group else target.plural   # core kinds: `pods`
+        return not_found(f'{qualified} "{target.name}" not found',
                          name=target.name or "", group=target.group, kind=target.plural)
 
 

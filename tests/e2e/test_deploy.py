@@ -436,19 +436,63 @@ def test_insecure_component_is_opt_in_only():
             line for line in p.read_text().splitlines() if not line.lstrip().startswith("#")
         ), p
     # ... and it does what it says when added to a kustomization.
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump({
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            # kustomize wants relative paths
-            "resources": [os.path.relpath(DEPLOY / "base", tmp)],
-            "components": [os.path.relpath(DEPLOY / "components" / "insecure-skip-tls-verify", tmp)],
-        }))
-        docs = kustomize(Path(tmp))
+    docs = with_components(DEPLOY / "base", "insecure-skip-tls-verify")
     api = one(docs, "APIService", APISERVICE)
     assert api["spec"]["insecureSkipTLSVerify"] is True
     assert "caBundle" not in api["spec"]
     assert "--tls-cert-file" not in args_map(container(docs))
+
+
+AUTOSCALING_APISERVICES = {"v1beta2.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta2", 200),
+                           "v1beta1.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta1", 100),
+                           "v1beta1.external.metrics.k8s.io": ("external.metrics.k8s.io", "v1beta1", 100)}
+
+
+def with_components(base: Path, *components: str) -> list[dict]:
+    """`base` rendered with deploy/components/<component>..., as a user's kustomization would."""
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "kustomization.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [os.path.relpath(base, tmp)],   # kustomize wants relative paths
+            "components": [os.path.relpath(DEPLOY / "components" / c, tmp) for c in components],
+        }))
+        return kustomize(Path(tmp))
+
+
+def test_autoscaling_component_is_opt_in_only():
+    """Only one backend per group may exist in a cluster: no overlay may take the groups over."""
+    for mesh in MESHES:
+        assert not [d for d in render(mesh) if d["kind"] == "APIService" and "metrics.k8s.io" in d["spec"]["group"]
+                    and d["spec"]["group"] != GROUP]
+        assert "--enable-custom-metrics" not in container(render(mesh)).get("args", [])
+
+
+def test_autoscaling_component_apiservices_flags_and_rbac():
+    docs = with_components(DEPLOY / "overlays" / "linkerd", "autoscaling")
+    smi = one(docs, "APIService", APISERVICE)
+    for name, (group, version, priority) in AUTOSCALING_APISERVICES.items():
+        api = one(docs, "APIService", name)
+        spec = api["spec"]
+        assert (spec["group"], spec["version"], spec["versionPriority"]) == (group, version, priority)
+        assert spec["service"] == smi["spec"]["service"] and spec["insecureSkipTLSVerify"] is False
+        # Verified TLS from the same CA as the SMI APIService.
+        assert api["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == \
+            smi["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+    args = container(docs)["args"]
+    assert "--enable-custom-metrics" in args and "--enable-external-metrics" in args
+    reader = one(docs, "ClusterRole", "smi-metrics-api:autoscaling-metrics-reader")
+    assert reader["rules"] == [{"apiGroups": ["custom.metrics.k8s.io", "external.metrics.k8s.io"],
+                                "resources": ["*"], "verbs": ["get", "list"]}]
+    assert not find(docs, "ClusterRoleBinding", "smi-metrics-api:autoscaling-metrics-reader"), "bound by users"
+    try:
+        import kubernetes_validate
+    except ImportError:
+        pytest.skip("kubernetes-validate is not installed")
+    for doc in docs:
+        if doc["apiVersion"].startswith(CERT_MANAGER_GROUPS):
+            continue
+        for version in K8S_SCHEMA_VERSIONS:
+            kubernetes_validate.validate(doc, version, strict=True)
 
 
 def test_base_config_map_is_replaced_not_merged():

@@ -76,7 +76,7 @@ def test_own_metrics_count_requests_by_code_and_path_template(server):
     server.get(f"{P}/namespaces/shop/deployments/nothere")
     text = server.get("/metrics").body.decode()
     template = f"{P}/namespaces/{{namespace}}/{{plural}}/{{name}}"
-    assert f'smi_metrics_api_requests_total{{code="404",path="{template}"}}' in text
+    assert f'smi_metrics_api_requests_total{{code="404",group="metrics.smi-spec.io",path="{template}"}}' in text
     for family in ("smi_metrics_api_request_duration_seconds_bucket", "smi_metrics_api_requests_in_flight",
                    "smi_metrics_api_prometheus_queries_total", "smi_metrics_api_prometheus_query_duration_seconds",
                    "smi_metrics_api_cache_requests_total"):

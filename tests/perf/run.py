@@ -1,6 +1,6 @@
 """The benchmarks (issue 5), side by side with what this machine allows:
 
-    python -m tests.perf [--runs 3] [--seconds 5] [--only cached,cold,coalescing,scale,victoria]
+    python -m tests.perf [--runs 3] [--seconds 5] [--only cached,cold,coalescing,autoscaling,scale,victoria]
 
 Needs /usr/bin/prometheus, promtool, victoria-metrics and `wrk` (Debian packages). Prints one table
 per benchmark with ratios, and writes the figures as JSON to --json (default: perf-results.json)."""
@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 CACHED_PATH = f"{API_PREFIX}/namespaces/shop/deployments"
 COLD_PATH = f"{API_PREFIX}/namespaces/shop/deployments/web"
+# The same object through the custom metrics API (what HPA's Object metric asks), for the comparison.
+CUSTOM_PATH = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/shop/deployments.apps/web/request_rate"
 SCALE_SIZES = (50, 500, 1000, 5000)
 SCALE_LIST = f"{API_PREFIX}/namespaces/bench/pods?t={SCALE_WINDOW}"
 SCALE_EDGES = f"{API_PREFIX}/namespaces/bench/deployments/client/edges?t={SCALE_WINDOW}"
@@ -125,6 +127,21 @@ def cached(server: ServerProcess, workdir: Path, args: argparse.Namespace) -> di
     finally:
         ceiling.terminate()
         ceiling.wait()
+
+
+def autoscaling(store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """A cached custom-metrics get against a cached SMI get of the same object, in the same server and run,
+    alternated run by run (target: within 10 %): the only difference is routing and rendering."""
+    server = ServerProcess(store_url, "--mesh", "linkerd", "--enable-custom-metrics", cert_dir=workdir / "certs")
+    try:
+        for path in (COLD_PATH, CUSTOM_PATH):
+            assert server.get(path).status == 200, path
+        smi, custom = interleaved(
+            args.runs, lambda: loadgen.run(server.url + COLD_PATH, connections=32, seconds=args.seconds),
+            lambda: loadgen.run(server.url + CUSTOM_PATH, connections=32, seconds=args.seconds))
+        return {"smi": smi, "custom": custom, "ratio": custom["rate"] / smi["rate"]}
+    finally:
+        server.stop()
 
 
 def cold(server: ServerProcess, store_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -320,6 +337,13 @@ def report(results: dict[str, Any]) -> str:
                          f"the {c['direct']['legacy_queries']} queries of before issue 15 at once directly "
                          f"{c['direct']['legacy_concurrent_p50_ms']:.2f} ms, ratio {c['ratio_legacy']:.2f} "
                          f"(target ≤ 0.75)")
+        if "autoscaling" in part:
+            c = part["autoscaling"]
+            lines.append(f"[{store}] cached custom-metrics get {c['custom']['rate']:.0f} req/s (p50/p99 "
+                         f"{c['custom']['p50_ms']:.2f}/{c['custom']['p99_ms']:.2f} ms) vs cached SMI get of the same "
+                         f"object {c['smi']['rate']:.0f} req/s ({c['smi']['p50_ms']:.2f}/{c['smi']['p99_ms']:.2f} ms): "
+                         f"ratio {c['ratio']:.3f} (target within 10 %); "
+                         f"errors {c['custom']['errors'] + c['smi']['errors']}")
         if "coalescing" in part:
             c = part["coalescing"]
             lines.append(f"[{store}] coalescing: {c['clients']} concurrent identical cold requests (statuses "
@@ -350,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (the median is reported)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load run")
-    parser.add_argument("--only", default="cached,cold,coalescing,scale,victoria")
+    parser.add_argument("--only", default="cached,cold,coalescing,autoscaling,scale,victoria")
     parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="pod counts for the scale run")
     parser.add_argument("--json", default="perf-results.json")
     args = parser.parse_args(argv)
@@ -364,10 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="smi-perf-") as scratch:
         workdir = Path(scratch)
         (workdir / "certs").mkdir()
-        if args.only & {"cached", "cold", "coalescing"}:
+        if args.only & {"cached", "cold", "coalescing", "autoscaling"}:
             store: PrometheusServer = default_prometheus(workdir / "prometheus")
             try:
                 results["prometheus"] = _cold_and_cached(store.url, workdir, args, prometheus=True)
+                if "autoscaling" in args.only:
+                    results["prometheus"]["autoscaling"] = autoscaling(store.url, workdir, args)
             finally:
                 store.stop()
         if "victoria" in args.only:

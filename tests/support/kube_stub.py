@@ -39,7 +39,13 @@ API = {
 }
 PLURAL = {kind: plural for plural, (_, _, kind) in API.items()}
 CONFIGMAP = "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication"
-APISERVICE = "/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.metrics.smi-spec.io"
+APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
+SMI_APISERVICE = "v1alpha1.metrics.smi-spec.io"
+# The APIServices the stand-in has: ours, and the optional autoscaling ones (deploy/components/autoscaling).
+APISERVICE_GROUPS = {SMI_APISERVICE: ("metrics.smi-spec.io", "v1alpha1"),
+                     "v1beta2.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta2"),
+                     "v1beta1.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta1"),
+                     "v1beta1.external.metrics.k8s.io": ("external.metrics.k8s.io", "v1beta1")}
 PAGE_LIMIT_CAP = 3   # answer at most this many items per page, to exercise `continue`
 
 Policy = Callable[[dict[str, Any]], bool]   # a SubjectAccessReview spec → allowed?
@@ -154,11 +160,11 @@ class KubeStub:
         self.token_reviews: list[str] = []
         self.token_review_seconds = 0.01   # a real review takes a round trip to kube-apiserver and back
         self.list_calls: list[str] = []
-        self.apiservice: dict[str, Any] = {
-            "kind": "APIService", "apiVersion": "apiregistration.k8s.io/v1",
-            "metadata": {"name": "v1alpha1.metrics.smi-spec.io", "resourceVersion": "1"},
-            "spec": {"group": "metrics.smi-spec.io", "version": "v1alpha1", "groupPriorityMinimum": 100,
-                     "versionPriority": 100}}
+        self.apiservices: dict[str, dict[str, Any]] = {
+            name: {"kind": "APIService", "apiVersion": "apiregistration.k8s.io/v1",
+                   "metadata": {"name": name, "resourceVersion": "1"},
+                   "spec": {"group": group, "version": version, "groupPriorityMinimum": 100, "versionPriority": 100}}
+            for name, (group, version) in APISERVICE_GROUPS.items()}
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -206,8 +212,8 @@ class KubeStub:
         app.router.add_get(CONFIGMAP, self._configmap)
         app.router.add_post("/apis/authentication.k8s.io/v1/tokenreviews", self._token_review)
         app.router.add_post("/apis/authorization.k8s.io/v1/subjectaccessreviews", self._subject_access_review)
-        app.router.add_get(APISERVICE, self._get_apiservice)
-        app.router.add_patch(APISERVICE, self._patch_apiservice)
+        app.router.add_get(APISERVICES + "/{name}", self._get_apiservice)
+        app.router.add_patch(APISERVICES + "/{name}", self._patch_apiservice)
         for plural, (base, _, _) in API.items():
             app.router.add_get(f"{base}/{plural}", self._list)
             app.router.add_get(f"{base}/namespaces/{{namespace}}/{plural}", self._list)
@@ -250,22 +256,38 @@ class KubeStub:
         result = {"allowed": True, "reason": "RBAC: allowed by the test policy"} if allowed else {"allowed": False}
         return json({**review, "metadata": {"creationTimestamp": None}, "status": result}, 201)
 
+    @property
+    def apiservice(self) -> dict[str, Any]:
+        """The SMI APIService."""
+        return self.apiservices[SMI_APISERVICE]
+
+    def _named_apiservice(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The APIService the path names, or kube-apiserver's 404."""
+        name = request.match_info["name"]
+        if name not in self.apiservices:
+            return status(404, "NotFound", f'apiservices.apiregistration.k8s.io "{name}" not found')
+        return self.apiservices[name]
+
     async def _get_apiservice(self, request: web.Request) -> web.Response:
-        return json(self.apiservice)
+        apiservice = self._named_apiservice(request)
+        return apiservice if isinstance(apiservice, web.Response) else json(apiservice)
 
     async def _patch_apiservice(self, request: web.Request) -> web.Response:
         if request.content_type != "application/merge-patch+json":
             return status(415, "UnsupportedMediaType", f"the body of the request was in an unknown format ({request.content_type})")
+        apiservice = self._named_apiservice(request)
+        if isinstance(apiservice, web.Response):
+            return apiservice
         patch = await request.json()
         wanted = (patch.get("metadata") or {}).get("resourceVersion")
-        current = self.apiservice["metadata"]["resourceVersion"]
+        current = apiservice["metadata"]["resourceVersion"]
         if wanted and wanted != current:
             return status(409, "Conflict", 'Operation cannot be fulfilled on apiservices.apiregistration.k8s.io '
-                                           '"v1alpha1.metrics.smi-spec.io": the object has been modified; '
+                                           f'"{apiservice["metadata"]["name"]}": the object has been modified; '
                                            'please apply your changes to the latest version and try again')
-        self.apiservice["spec"].update(patch.get("spec") or {})
-        self.apiservice["metadata"]["resourceVersion"] = str(int(current) + 1)
-        return json(self.apiservice)
+        apiservice["spec"].update(patch.get("spec") or {})
+        apiservice["metadata"]["resourceVersion"] = str(int(current) + 1)
+        return json(apiservice)
 
     async def _list(self, request: web.Request) -> web.Response:
         self.list_calls.append(request.path_qs)

@@ -1,17 +1,9 @@
-"""Discovery documents, built once per pack and served pre-serialized."""
+"""The SMI group's APIResourceList, per pack (the registry builds the cross-group documents from it)."""
 from __future__ import annotations
 
-import orjson
-
-from metrics_api.apis.smi import GROUP, GROUP_VERSION, VERSION
+from metrics_api.apis.smi import GROUP_VERSION
 from metrics_api.core.kinds import TRAFFICMETRICS, WORKLOAD_KINDS
-from metrics_api.http.document import Document
-from metrics_api.http.media import parse_accept
 from metrics_api.packs.model import Pack
-
-DISCOVERY_GROUP = "apidiscovery.k8s.io"
-DISCOVERY_LIST = "APIGroupDiscoveryList"
-DISCOVERY_V2 = f"application/json;g={DISCOVERY_GROUP};v=v2;as={DISCOVERY_LIST}"
 
 
 def resource_list(pack: Pack) -> dict:
@@ -35,55 +27,3 @@ def _resource(name: str, singular: str, namespaced: bool, verbs: list[str]) -> d
     # An edges subresource answers a list of the resource's edges.
     kind = "TrafficMetricsList" if name.endswith("/edges") else "TrafficMetrics"
     return {"name": name, "singularName": singular, "namespaced": namespaced, "kind": kind, "verbs": verbs}
-
-
-def api_group() -> dict:
-    version = {"groupVersion": GROUP_VERSION, "version": VERSION}
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": GROUP, "versions": [version],
-            "preferredVersion": version}
-
-
-def api_group_list() -> dict:
-    group = api_group()
-    del group["kind"], group["apiVersion"]
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
-
-
-def api_group_discovery_list(pack: Pack) -> dict:
-    """Aggregated discovery v2 (`GET /apis` as APIGroupDiscoveryList), converted from the APIResourceList
-    the way the aggregator converts it: `a/b` entries become subresources of `a`, every responseKind set."""
-    resources: dict[str, dict] = {}
-    for entry in resource_list(pack)["resources"]:
-        parent, _, subresource = entry["name"].partition("/")
-        response_kind = {"group": GROUP, "version": VERSION, "kind": entry["kind"]}
-        if subresource:
-            resources[parent]["subresources"].append(
-                {"subresource": subresource, "responseKind": response_kind, "verbs": entry["verbs"]})
-        else:
-            resources[parent] = {"resource": parent, "responseKind": response_kind,
-                                 "scope": "Namespaced" if entry["namespaced"] else "Cluster",
-                                 "singularResource": entry["singularName"], "verbs": entry["verbs"],
-                                 "subresources": []}
-    version = {"version": VERSION, "resources": list(resources.values()), "freshness": "Current"}
-    return {"kind": DISCOVERY_LIST, "apiVersion": f"{DISCOVERY_GROUP}/v2", "metadata": {},
-            "items": [{"metadata": {"name": GROUP}, "versions": [version]}]}
-
-
-def wants_aggregated_discovery(accept: str | None) -> bool:
-    """Whether the most preferred range we can serve for `/apis` is the v2 APIGroupDiscoveryList."""
-    for media in parse_accept(accept):
-        if media.names(DISCOVERY_LIST, DISCOVERY_GROUP, ("v2",)):
-            return True
-        if media.is_json and "as" not in media.params:
-            return False
-    return False
-
-
-class Documents:
-    """The discovery bodies, serialized once: answering a probe costs one dict lookup."""
-
-    def __init__(self, pack: Pack) -> None:
-        self.resource_list = orjson.dumps(resource_list(pack))
-        self.api_group = orjson.dumps(api_group())
-        self.api_group_list = orjson.dumps(api_group_list())
-        self.api_group_discovery_list = Document.of(api_group_discovery_list(pack), DISCOVERY_V2)

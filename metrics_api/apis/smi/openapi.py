@@ -1,31 +1,18 @@
-"""OpenAPI for `kubectl explain` and the aggregator: Swagger 2.0 at /openapi/v2, OpenAPI 3.0 at
-/openapi/v3 (root) and /openapi/v3/apis/<group>/<version>, built once per pack and served with ETags.
-
-Serving rules follow kube-openapi's handlers: ETag = quoted upper-hex SHA-512 of the body,
-If-None-Match → 304; on the v3 group document a stale `?hash=` → 301 to the current one, the current
-hash → immutable caching for a year.
-"""
+"""The SMI group's OpenAPI (for `kubectl explain`): Swagger 2.0 and OpenAPI 3.0 paths and schemas,
+built once per pack; metrics_api.apis.openapi merges and serves them with the other groups'."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 
-from aiohttp import web
-
 from metrics_api import __version__
+from metrics_api.apis.api import OpenApiPart
+from metrics_api.apis.openapi import V3_PATH
 from metrics_api.apis.smi import API_PREFIX, GROUP, GROUP_VERSION, VERSION
 from metrics_api.apis.smi.discovery import resource_list
-from metrics_api.core.errors import ApiError, not_found
-from metrics_api.http.document import Document
-from metrics_api.http.media import parse_accept
 from metrics_api.packs.model import Pack
 
-V2_PATH = "/openapi/v2"
-V3_PATH = "/openapi/v3"
 V3_GROUP_PATH = f"{V3_PATH}/apis/{GROUP_VERSION}"
-ONE_YEAR = 365 * 24 * 3600
 
 _PREFIX = "io.smi-spec.metrics.v1alpha1."   # definition names, clear of the core definitions they merge with
 TRAFFIC_METRICS = _PREFIX + "TrafficMetrics"
@@ -221,28 +208,6 @@ def _info_and_paths(pack: Pack, v3: bool, ref: str) -> dict[str, Any]:
             "paths": {op.path: {"get": _operation(op, v3, ref)} for op in operations(pack)}}
 
 
-class OpenApi:
-    """The three documents, serialized once at start-up."""
-
-    def __init__(self, pack: Pack) -> None:
-        self.v2 = Document.of(swagger_v2(pack))
-        self.v3_group = Document.of(openapi_v3(pack))
-        self.v3_root = Document.of({"paths": {f"apis/{GROUP_VERSION}": {"serverRelativeURL": self.current_v3_url}}})
-
-    @property
-    def current_v3_url(self) -> str:
-        return f"{V3_GROUP_PATH}?hash={self.v3_group.hash}"
-
-    def respond(self, request: web.Request, path: str) -> web.Response:
-        """`path` is the request path without a trailing slash; 404 for anything we do not serve."""
-        document = {V2_PATH: self.v2, V3_PATH: self.v3_root, V3_GROUP_PATH: self.v3_group}.get(path)
-        if document is None:
-            raise not_found("the server could not find the requested resource")
-        if not any(media.is_json for media in parse_accept(request.headers.get("Accept"))):
-            raise ApiError(406, "only application/json is served here (no protobuf)")
-        if document is not self.v3_group or "hash" not in request.query:
-            return document.respond(request)
-        if request.query["hash"] != document.hash:
-            return web.Response(status=301, headers={"Location": self.current_v3_url, "Vary": "Accept"})
-        return document.respond(request, {"Cache-Control": "public, immutable",
-                                          "Expires": formatdate(time.time() + ONE_YEAR, usegmt=True)})
+def openapi_part(pack: Pack) -> OpenApiPart:
+    v2 = swagger_v2(pack)
+    return OpenApiPart(GROUP_VERSION, v2["paths"], v2["definitions"], openapi_v3(pack))

@@ -8,13 +8,12 @@ from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
 from metrics_api.core.model import Target
-from metrics_api.core.quantity import parse_go_duration
+from metrics_api.core.window import parse_window
 from metrics_api.kube.fields import parse_field_selector
 from metrics_api.kube.selectors import parse_selector
 from metrics_api.packs.model import Pack
 
 DEFAULT_WINDOW = 30.0
-MIN_WINDOW, MAX_WINDOW = 1.0, 86400.0
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,4 @@ def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
 def _window(text: str | None) -> float:
     if text is None or text == "":
         return DEFAULT_WINDOW
-    try:
-        seconds = parse_go_duration(text)
-    except ValueError:
-        raise bad_request(f"invalid window t={text!r}: expected a Go duration such as 30s, 1m or 1m30s") from None
-    if not MIN_WINDOW <= seconds <= MAX_WINDOW:
-        raise bad_request(f"invalid window t={text!r}: must be between 1s and 24h")
-    return seconds
+    return parse_window(text, f"t={text!r}")

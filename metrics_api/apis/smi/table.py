@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from metrics_api.apis.api import Renderer
 from metrics_api.apis.smi.render import object_metadata, render_json, traffic_metrics
 from metrics_api.core.errors import ApiError, bad_request
 from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS
@@ -24,8 +25,6 @@ META_GROUP = "meta.k8s.io"
 TABLE_VERSIONS = ("v1", "v1beta1")
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
 NO_DATA = "-"
-
-Renderer = Callable[[Answer], bytes]
 
 
 @dataclass(frozen=True)
