@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import RENDERERS, openmetrics
+from . import VARIANTS, openmetrics
 from .process import LoopbackServer
 from .scenario import Scenario
 
@@ -21,7 +21,7 @@ def render(scenario: Scenario, meshes: Iterable[str], path: str | os.PathLike) -
     n = 0
     with open(path, "w", buffering=1 << 20) as out:
         for mesh in meshes:
-            n += openmetrics.write(out, RENDERERS[mesh].families(scenario), scenario.timestamps())
+            n += openmetrics.write(out, VARIANTS[mesh].families(scenario), scenario.timestamps())
         openmetrics.write_eof(out)
     return n
 

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 
-from . import RENDERERS, openmetrics
+from . import VARIANTS, openmetrics
 from .process import LoopbackServer
 from .scenario import Scenario
 
@@ -37,7 +37,7 @@ class VictoriaMetricsServer(LoopbackServer):
         """Stream every mesh's series into the import API, then flush them to searchable storage."""
         timestamps_ms = [t * 1000 for t in scenario.timestamps()]
         for mesh in meshes:
-            body = _family_chunks(RENDERERS[mesh].families(scenario), timestamps_ms)
+            body = _family_chunks(VARIANTS[mesh].families(scenario), timestamps_ms)
             request = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST",
                                              headers={"Content-Type": "text/plain"})
             with urllib.request.urlopen(request, timeout=600) as reply:
