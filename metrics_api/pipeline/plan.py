@@ -16,6 +16,7 @@ class PlannedQuery:
     direction: Direction
     measure: Measure
     view: View
+    requested: str | None = None   # the name the request selected the view's own side by, if any
 
 
 def plan(pack: Pack, target: Target) -> list[PlannedQuery]:
@@ -46,7 +47,7 @@ def _presence(pack: Pack, support: KindSupport, target: Target) -> list[PlannedQ
     if view is None:
         return []
     counts = _view_queries(pack, View(view.source, view.self), support.kind, Direction.RESOURCE, target, latency=False)[0]
-    return [PlannedQuery(counts.promql, counts.kind, Direction.RESOURCE, Measure.PRESENCE, counts.view)]
+    return [PlannedQuery(counts.promql, counts.kind, Direction.RESOURCE, Measure.PRESENCE, counts.view, target.name)]
 
 
 def _supports(pack: Pack, target: Target) -> list[KindSupport]:
@@ -74,22 +75,25 @@ def _view_queries(
     selector = ", ".join(_matchers(pack, view, kind, target))
     labels = view.labels()
     window = promql.duration(target.window)
-    counts_by = ", ".join(labels + [pack.status_label])
+    counts_by = ", ".join(labels + list(pack.classify.labels))   # never identity labels (pack loader)
     latency_by = ", ".join(labels)
     seconds = promql.number(target.window)
     queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window, seconds=seconds),
-                            kind, direction, Measure.COUNTS, view)]
+                            kind, direction, Measure.COUNTS, view, target.name)]
     if latency:
         for measure, quantile in QUANTILES.items():
             text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
-            queries.append(PlannedQuery(text, kind, direction, measure, view))
+            queries.append(PlannedQuery(text, kind, direction, measure, view, target.name))
     return queries
 
 
 def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
     identity = view.self
     matchers = []
-    if identity.kind_label:
+    if identity.kind_label and identity.kind_optional and _first_kind(pack, target) == kind:
+        # series without the kind label are answered once, for the first kind the request names
+        matchers.append(promql.matches(identity.kind_label, promql.regex_escape(kind.name) + "|"))
+    elif identity.kind_label:
         matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
         matchers.append(_equals(pack, identity.namespace, target.namespace))
@@ -101,6 +105,10 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
     else:
         matchers.append(promql.not_empty(identity.name))
     return matchers
+
+
+def _first_kind(pack: Pack, target: Target) -> Kind | None:
+    return next((kind for kind in target.kinds if pack.support(kind.plural) is not None), None)
 
 
 def _equals(pack: Pack, label: str, value: str) -> str:
