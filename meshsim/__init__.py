@@ -14,6 +14,7 @@ with at most one variant per mesh.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -23,13 +24,18 @@ from . import cilium, consul, istio, kuma, linkerd, osm
 
 @dataclass(frozen=True)
 class Renderer:
+    """A variant: the renderer module of its mesh (by name, so that a Renderer pickles into the
+    backfill's worker processes) and the options it is called with."""
     name: str
-    mesh: str                 # the query pack that reads this variant
-    module: ModuleType
+    mesh: str                 # the query pack that reads this variant, and the module that renders it
     options: Mapping[str, object] = field(default_factory=dict)
 
     @property
-    def BUCKETS_MS(self) -> tuple[float, ...]:   # noqa: N802 (the modules' constant)
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"{__name__}.{self.mesh}")
+
+    @property
+    def BUCKETS_MS(self) -> tuple[float, ...]:
         return self.module.BUCKETS_MS
 
     def observe(self, ms: float) -> float:
@@ -45,20 +51,24 @@ def _variants(*renderers: Renderer) -> dict[str, Renderer]:
 
 
 VARIANTS = _variants(
-    Renderer("linkerd", "linkerd", linkerd),
-    Renderer("istio", "istio", istio),
-    Renderer("istio-ambient", "istio", istio, {"ambient": True}),
-    Renderer("consul", "consul", consul),   # Enterprise with mirroringK8S: Consul namespaces = Kubernetes'
-    Renderer("osm", "osm", osm),
+    Renderer("linkerd", "linkerd"),
+    Renderer("istio", "istio"),
+    Renderer("istio-ambient", "istio", {"ambient": True}),
+    Renderer("consul", "consul"),   # Enterprise with mirroringK8S: Consul namespaces = Kubernetes'
+    Renderer("osm", "osm"),
     # kuma-dp's own exporter (no _total), unified naming, kuma_workload = the ServiceAccount
-    Renderer("kuma", "kuma", kuma),
-    Renderer("kuma-legacy", "kuma", kuma, {"unified": False}),
+    Renderer("kuma", "kuma"),
+    Renderer("kuma-legacy", "kuma", {"unified": False}),
     # an OTLP pipeline (_total), a zone, KUMA_RUNTIME_KUBERNETES_WORKLOAD_LABELS=app
-    Renderer("kuma-unified-otlp", "kuma", kuma, {"total": True, "zone": "zone-1", "workload_label": "app"}),
-    Renderer("cilium", "cilium", cilium),
-    Renderer("cilium-nokind", "cilium", cilium, {"kinds": False}),
+    Renderer("kuma-unified-otlp", "kuma", {"total": True, "zone": "zone-1", "workload_label": "app"}),
+    Renderer("cilium", "cilium"),
+    Renderer("cilium-nokind", "cilium", {"kinds": False}),
 )
 RENDERERS = {name: r for name, r in VARIANTS.items() if name == r.mesh}
+
+
+def renderer(variant: str | Renderer) -> Renderer:
+    return variant if isinstance(variant, Renderer) else VARIANTS[variant]
 
 
 def layers(names: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
@@ -74,4 +84,5 @@ def layers(names: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
     return [tuple(group) for group in out]
 
 
-__all__ = ["RENDERERS", "VARIANTS", "Renderer", "cilium", "consul", "istio", "kuma", "layers", "linkerd", "osm"]
+__all__ = ["RENDERERS", "VARIANTS", "Renderer", "cilium", "consul", "istio", "kuma", "layers", "linkerd", "osm",
+           "renderer"]

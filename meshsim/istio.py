@@ -16,9 +16,8 @@ response (`info.responseCode().value_or(0)`); grpc_response_status = the grpc-st
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import hashlib
+from collections.abc import Iterator
 
 from .families import counters, histograms
 from .openmetrics import Family, SeriesSet, render_labels

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from meshsim import VARIANTS
-
 from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.truth import Ref
