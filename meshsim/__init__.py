@@ -54,6 +54,9 @@ VARIANTS = _variants(
     Renderer("linkerd", "linkerd"),
     Renderer("istio", "istio"),
     Renderer("istio-ambient", "istio", {"ambient": True}),
+    # `pay` ambient behind a waypoint, sidecars elsewhere: shop/api's calls to pay/gateway are reported
+    # by api's sidecar and by pay's waypoint (the double-count trap)
+    Renderer("istio-mixed", "istio", {"ambient_namespaces": frozenset({"pay"})}),
     Renderer("consul", "consul"),   # Enterprise with mirroringK8S: Consul namespaces = Kubernetes'
     Renderer("osm", "osm"),
     # kuma-dp's own exporter (no _total), unified naming, kuma_workload = the ServiceAccount

@@ -3,8 +3,10 @@ kubernetes-pods scrape labels. Two variants, each rendered alone:
 
 * sidecars (``ambient=False``): reporter="destination" on the server pod, reporter="source" on the
   (meshed) client pod;
-* ambient with waypoints (``ambient=True``): ztunnel exports TCP metrics only, so every HTTP request is
-  reported once, by the waypoint of the destination's namespace, with reporter="waypoint" and the
+* ambient with waypoints (``ambient=True``, or only ``ambient_namespaces``: a sidecar caller of an
+  ambient service is then reported twice, reporter="source" and "waypoint"): ztunnel exports TCP
+  metrics only, so every HTTP request to an ambient pod is reported once server-side, by the waypoint
+  of the destination's namespace, with reporter="waypoint" and the
   waypoint pod's scrape labels (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
   IstioStatsFilter ctor: Reporter::ServerGateway → "waypoint"; istio/istio pilot/pkg/model/telemetry.go
   `if isWaypoint { cfg.Reporter = stats.Reporter_SERVER_GATEWAY }`; kiali
@@ -108,15 +110,15 @@ def _joined(series: SeriesSet) -> SeriesSet:
     return out
 
 
-def families(scenario: Scenario, ambient: bool = False) -> Iterator[Family]:
+def families(scenario: Scenario, ambient: bool = False, ambient_namespaces: frozenset[str] = frozenset()) -> Iterator[Family]:
+    """``ambient``: every namespace ambient; else only ``ambient_namespaces`` (the rest has sidecars)."""
     ips = {k: pod_ip(i) for k, i in scenario.pod_index().items()}
     series = SeriesSet()
     for fl in scenario.flows:
-        if ambient:
-            series.add(_labels(fl, "waypoint", ips), fl, scenario.step)
-            continue
-        series.add(_labels(fl, "destination", ips), fl, scenario.step)
-        if fl.source is not None:
+        server = "waypoint" if ambient or fl.destination.namespace in ambient_namespaces else "destination"
+        series.add(_labels(fl, server, ips), fl, scenario.step)
+        # an ambient caller has no sidecar: ztunnel reports TCP only
+        if fl.source is not None and not (ambient or fl.source.namespace in ambient_namespaces):
             series.add(_labels(fl, "source", ips), fl, scenario.step)
     joined = _joined(series)
     yield Family("istio_requests", "counter", "", counters(joined))

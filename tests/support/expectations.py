@@ -27,7 +27,8 @@ class Kind:
     edges: tuple[str, ...] = BOTH        # edge directions served
     peers: dict[str, str] = field(default_factory=dict)   # direction → peer granularity if not the kind's own
     callers_only: bool = False           # measured from the callers' side: unmeshed callers are invisible
-    observed: bool = True                # False: served, but the series never name such a resource
+    hidden: frozenset[str] | None = frozenset()   # namespaces whose resources of this kind the series
+                                                  # never name (None: every namespace), though served
 
 
 def _as_named(name: str) -> str:
@@ -81,7 +82,8 @@ MESHES = tuple(SIGHT)
 # Variants whose sight differs from their mesh's default.
 VARIANT_SIGHT: dict[str, Sight] = {
     # the scraped namespace/pod of waypoint series are the waypoint's: pods behind a waypoint are unseen
-    "istio-ambient": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), observed=False)}),
+    "istio-ambient": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=None)}),
+    "istio-mixed": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=frozenset({"pay"}))}),
     # without *_workload_kind, workloads are read kind-blind
     "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True),
 }
@@ -128,7 +130,7 @@ def observable(scenario, sight: Sight, ref: Ref) -> bool:
     """Does the mesh have series naming `ref`? Its callers' (all, or meshed only) or, when it serves
     `to` edges, its own outbound series (a pure client is listed with zero inbound traffic)."""
     kind = sight.kinds[ref.kind]
-    if not kind.observed:
+    if kind.hidden is None or ref.namespace in kind.hidden:
         return False
     if truth.inbound_flows(scenario, ref, meshed_only=kind.callers_only):
         return True
