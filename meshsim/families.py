@@ -9,10 +9,8 @@ from .openmetrics import Counter, Histogram, SeriesSet, linear_histogram
 from .scenario import BASE_STEPS, IDLE_OFFSET, Outcome, pod_ip
 
 Cells = list[tuple[float, int]]
-# An outcome → its rendered status label(s), e.g. 'status="500"', or None when the mesh records no
-# such request in this family.
-StatusLabels = Callable[[Outcome], str | None]
-Recorded = Callable[[Outcome], bool]
+StatusLabels = Callable[[Outcome], str]   # an outcome → its rendered status label(s), e.g. 'status="500"'
+Recorded = Callable[[Outcome], bool]      # whether the mesh records such a request in this family
 
 
 def _everything(_: Outcome) -> bool:
@@ -25,17 +23,13 @@ def responded(outcome: Outcome) -> bool:
 
 def _grouped(series: SeriesSet, status: StatusLabels | None, recorded: Recorded) -> Iterator[tuple[str, Cells]]:
     """(labels, cells) per series: one per rendered status when `status` is given, else statuses merged;
-    outcomes `recorded` rejects (or `status` renders as None) are left out."""
+    outcomes `recorded` rejects are left out."""
     for labels, by_outcome in series.items():
         grouped: dict[str, Cells] = {}
         for outcome, cells in sorted(by_outcome.items(), key=lambda item: item[0].sort_key()):
-            if not recorded(outcome):
-                continue
-            text = labels if status is None else status(outcome)
-            if text is None:
-                continue
-            key = labels if status is None else f"{labels},{text}"
-            grouped.setdefault(key, []).extend(cells)
+            if recorded(outcome):
+                key = labels if status is None else f"{labels},{status(outcome)}"
+                grouped.setdefault(key, []).extend(cells)
         yield from grouped.items()
 
 

@@ -89,8 +89,7 @@ def _labels(fl, reporter: str, ips) -> str:
         tail = [("connection_security_policy", policy)] + _scrape(d, ips[(d.namespace, d.pod)])
     else:
         tail = [("connection_security_policy", "unknown")] + _scrape(s, ips[(s.namespace, s.pod)])
-    # response_code / grpc_response_status / response_flags are inserted per outcome
-    return render_labels(lab) + "|" + render_labels(tail)
+    return render_labels(lab + tail)   # response_code / grpc_response_status / response_flags: per outcome
 
 
 def _outcome(outcome: Outcome) -> str:
@@ -98,16 +97,6 @@ def _outcome(outcome: Outcome) -> str:
     grpc = "" if outcome.grpc is None else str(outcome.grpc)
     return render_labels([("response_code", str(outcome.http if outcome.responded else NO_RESPONSE)),
                           ("grpc_response_status", grpc), ("response_flags", flags)])
-
-
-def _joined(series: SeriesSet) -> SeriesSet:
-    """The outcome labels sit between the peer labels and the scrape labels, as Istio orders them."""
-    out = SeriesSet()
-    for labels, by_outcome in series.items():
-        head, tail = labels.split("|", 1)
-        for outcome, cells in by_outcome.items():
-            out.data.setdefault(f"{head},{_outcome(outcome)},{tail}", {})[outcome] = cells
-    return out
 
 
 def families(scenario: Scenario, ambient: bool = False, ambient_namespaces: frozenset[str] = frozenset()) -> Iterator[Family]:
@@ -120,6 +109,5 @@ def families(scenario: Scenario, ambient: bool = False, ambient_namespaces: froz
         # an ambient caller has no sidecar: ztunnel reports TCP only
         if fl.source is not None and not (ambient or fl.source.namespace in ambient_namespaces):
             series.add(_labels(fl, "source", ips), fl, scenario.step)
-    joined = _joined(series)
-    yield Family("istio_requests", "counter", "", counters(joined))
-    yield Family("istio_request_duration_milliseconds", "histogram", "", histograms(joined, BUCKETS_MS))
+    yield Family("istio_requests", "counter", "", counters(series, _outcome))
+    yield Family("istio_request_duration_milliseconds", "histogram", "", histograms(series, BUCKETS_MS, _outcome))
