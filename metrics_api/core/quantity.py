@@ -29,6 +29,17 @@ def milli_quantity(value: float) -> str:
     return f"{milli}{_SUFFIXES[exponent]}"
 
 
+_SCALE = {suffix: 10.0 ** exponent for exponent, suffix in _SUFFIXES.items()}
+
+
+def parse_quantity(text: str) -> float:
+    """The value of a decimal-SI quantity as `milli_quantity` writes it (`991m`, `20`, `1k`). Raises ValueError."""
+    scale = _SCALE.get(text[-1:]) if text[-1:].isalpha() else 1.0
+    if scale is None:
+        raise ValueError(f"invalid quantity {text!r}")
+    return float(text[:-1] if text[-1:].isalpha() else text) * scale
+
+
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 

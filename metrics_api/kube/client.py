@@ -12,11 +12,14 @@ REQUEST_TIMEOUT = 10.0   # seconds, as k8s.io/apiserver's delegated authn/authz 
 
 
 class KubeError(Exception):
-    """A failed Kubernetes API call: `status` is the HTTP code (0 when the API was unreachable)."""
+    """A failed Kubernetes API call: `status` is the HTTP code (0 when the API was unreachable); `reason` and
+    `detail` are the answer's metav1.Status reason and message when it had them."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
+        self.detail = detail
 
 
 class Kube:
@@ -60,8 +63,10 @@ class Kube:
         except orjson.JSONDecodeError:
             document = {}
         if not 200 <= response.status <= 299:
-            message = document.get("message") if isinstance(document, dict) else None
-            raise KubeError(response.status, f"{method} {path}: {response.status} {message or data[:200]!r}")
+            status = document if isinstance(document, dict) else {}
+            message, reason = str(status.get("message") or ""), str(status.get("reason") or "")
+            raise KubeError(response.status, f"{method} {path}: {response.status} {message or data[:200]!r}",
+                            reason, message)
         if not isinstance(document, dict):
             raise KubeError(response.status, f"{method} {path}: the answer is not a JSON object")
         return document
