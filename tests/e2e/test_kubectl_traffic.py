@@ -41,16 +41,16 @@ def ident(ref: Ref) -> str:
     return f"{ref.kind}/{ref.namespace or ''}/{ref.name}"
 
 
-def expected_links(scenario, namespace: str | None) -> dict[tuple[str, str], truth.Metrics]:
+def expected_links(scenario, namespace: str | None, window: int = WINDOW) -> dict[tuple[str, str], truth.Metrics]:
     """The graph's links: every workload's `to` edges, plus `from` edges whose caller is outside the scope."""
     inside = workloads(scenario, MESH, namespace)
     links: dict[tuple[str, str], truth.Metrics] = {}
     for ref in inside:
-        for edge in truth.edges(scenario, MESH, ref, WINDOW):
+        for edge in truth.edges(scenario, MESH, ref, window):
             if edge.direction == "to":
                 links[(ident(ref), ident(edge.peer))] = edge.metrics
     for ref in inside:
-        for edge in truth.edges(scenario, MESH, ref, WINDOW):
+        for edge in truth.edges(scenario, MESH, ref, window):
             if edge.direction == "from" and edge.peer not in inside:
                 links.setdefault((ident(edge.peer), ident(ref)), edge.metrics)
     return links

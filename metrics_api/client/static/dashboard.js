@@ -108,26 +108,29 @@
       sweep(1, layers.length, 1, inn);
       sweep(layers.length - 2, -1, -1, out);
     }
-    // Wrap tall layers so 500 workloads stay readable when zoomed: about as many rows as columns overall.
-    const maxRows = Math.max(8, Math.ceil(Math.sqrt(n) * 1.3));
+    // Wrap tall layers into several columns, and fold a long run of columns (a long call chain) into bands
+    // stacked vertically, so that any graph of n nodes fills a roughly square area.
+    const most = Math.max(8, Math.ceil(Math.sqrt(n) * 1.3));
     const columns = [];
     for (const layer of layers) {
       if (!layer) continue;
-      for (let i = 0; i < layer.length; i += maxRows) columns.push(layer.slice(i, i + maxRows));
+      for (let i = 0; i < layer.length; i += most) columns.push(layer.slice(i, i + most));
     }
-    const tallest = Math.max(1, ...columns.map((c) => c.length));
     const positions = new Map();
-    columns.forEach((column, c) => {
-      const offset = (tallest - column.length) * (NODE_H + ROW_GAP) / 2;
-      column.forEach((v, i) => positions.set(nodes[v].id, {
-        x: MARGIN + c * (NODE_W + COL_GAP), y: MARGIN + offset + i * (NODE_H + ROW_GAP), column: c,
-      }));
-    });
-    return {
-      positions,
-      width: 2 * MARGIN + columns.length * (NODE_W + COL_GAP) - COL_GAP,
-      height: 2 * MARGIN + tallest * (NODE_H + ROW_GAP) - ROW_GAP,
-    };
+    let top = MARGIN, width = 0;
+    for (let first = 0; first < columns.length; first += most) {
+      const band = columns.slice(first, first + most);
+      const tallest = Math.max(1, ...band.map((c) => c.length));
+      band.forEach((column, c) => {
+        const offset = (tallest - column.length) * (NODE_H + ROW_GAP) / 2;
+        column.forEach((v, i) => positions.set(nodes[v].id, {
+          x: MARGIN + c * (NODE_W + COL_GAP), y: top + offset + i * (NODE_H + ROW_GAP), column: first + c,
+        }));
+      });
+      width = Math.max(width, 2 * MARGIN + band.length * (NODE_W + COL_GAP) - COL_GAP);
+      top += tallest * (NODE_H + ROW_GAP) - ROW_GAP + 3 * ROW_GAP + 40;
+    }
+    return { positions, width, height: top - 3 * ROW_GAP - 40 + MARGIN };
   }
 
   function linkPath(a, b) {
@@ -154,6 +157,18 @@
     return element;
   }
 
+  // Writes only what changed: a refresh with the same numbers touches nothing, so the browser restyles and
+  // repaints only the cells that did change (this keeps a 500-workload refresh cheap).
+  function setText(element, value) {
+    const text = String(value);
+    if (element.textContent !== text) element.textContent = text;
+  }
+
+  function setAttr(element, name, value) {
+    const text = String(value);
+    if (element.getAttribute(name) !== text) element.setAttribute(name, text);
+  }
+
   function shorten(text, max) {
     return text.length > max ? `${text.slice(0, max - 1)}…` : text;
   }
@@ -177,16 +192,16 @@
   }
 
   function updateNode(g, node) {
-    g.setAttribute("class", `node band-${node.measured ? node.band : "idle"}${node.measured ? "" : " external"}`
+    setAttr(g, "class", `node band-${node.measured ? node.band : "idle"}${node.measured ? "" : " external"}`
       + (state.selected === node.id ? " selected" : ""));
     const cells = node.measured && node.band !== "idle" ? node.cells : null;
     const stats = g.querySelector(".stats");
-    stats.classList.toggle("none", !cells);
-    g.querySelector(".note").textContent = cells ? "" : node.measured ? "no requests in the window" : "outside this scope";
-    if (cells) for (const field of ["success", "rps", "p99"]) stats.querySelector(`[data-field=${field}]`).textContent = cells[field];
-    g.querySelector("title").textContent = `${node.kind} ${node.namespace ? node.namespace + "/" : ""}${node.name}`
+    setAttr(stats, "class", cells ? "stats" : "stats none");
+    setText(g.querySelector(".note"), cells ? "" : node.measured ? "no requests in the window" : "outside this scope");
+    if (cells) for (const field of ["success", "rps", "p99"]) setText(stats.querySelector(`[data-field=${field}]`), cells[field]);
+    setText(g.querySelector("title"), `${node.kind} ${node.namespace ? node.namespace + "/" : ""}${node.name}`
       + (cells ? `\nsuccess ${cells.success} · ${cells.rps} rps · p50 ${cells.p50} · p90 ${cells.p90} · p99 ${cells.p99}`
-        : `\n${g.querySelector(".note").textContent}`);
+        : `\n${g.querySelector(".note").textContent}`));
   }
 
   function createLink(link) {
@@ -196,12 +211,12 @@
   }
 
   function updateLink(path, link, widest) {
-    path.setAttribute("class", `link band-${link.band}`);
-    path.setAttribute("stroke-width", (1.2 + 7 * Math.sqrt(link.rps / widest)).toFixed(2));
-    path.setAttribute("marker-end", `url(#arrow-${link.band})`);
+    setAttr(path, "class", `link band-${link.band}${path.classList.contains("near") ? " near" : ""}`);
+    setAttr(path, "stroke-width", (1.2 + 7 * Math.sqrt(link.rps / widest)).toFixed(2));
+    setAttr(path, "marker-end", `url(#arrow-${link.band})`);
     const c = link.cells;
-    path.querySelector("title").textContent = `${label(link.source)} → ${label(link.target)}\n`
-      + `success ${c.success} · ${c.rps} rps · p50 ${c.p50} · p90 ${c.p90} · p99 ${c.p99}`;
+    setText(path.querySelector("title"), `${label(link.source)} → ${label(link.target)}\n`
+      + `success ${c.success} · ${c.rps} rps · p50 ${c.p50} · p90 ${c.p90} · p99 ${c.p99}`);
   }
 
   const linkId = (link) => `${link.source}>${link.target}`;
@@ -268,8 +283,8 @@
   }
 
   function fill(tr, values, band) {
-    for (const [field, value] of Object.entries(values)) tr.querySelector(`[data-field="${field}"]`).textContent = value;
-    tr.querySelector('[data-field="success"]').className = `band-${band}`;
+    for (const td of tr.children) setText(td, values[td.dataset.field]);
+    setAttr(tr.querySelector('[data-field="success"]'), "class", `band-${band}`);
   }
 
   function trafficValues(item) {
@@ -285,11 +300,14 @@
     const nodeFields = ["namespace", "name", "kind", ...TRAFFIC, "success_count", "failure_count"];
     const tbody = $("nodes-table").tBodies[0], linkBody = $("links-table").tBodies[0];
     sync(measured, state.nodeRows, tbody, (n) => n.id, (n) => row(n.id, nodeFields, () => select(n.id)));
+    let previous = null;
     for (const node of measured) {
       const tr = state.nodeRows.get(node.id);
       fill(tr, { namespace: node.namespace || "-", name: node.name, kind: node.kind, ...trafficValues(node) }, node.band);
       tr.classList.toggle("selected", node.id === state.selected);
-      tbody.appendChild(tr);   // keeps the graph's order (namespace, name); a no-op move when unchanged
+      const expected = previous ? previous.nextSibling : tbody.firstChild;
+      if (tr !== expected) tbody.insertBefore(tr, expected);   // the graph's order (namespace, name); moves only new rows
+      previous = tr;
     }
     const linkFields = ["source", "target", ...TRAFFIC, "success_count", "failure_count"];
     sync(graph.links, state.linkRows, linkBody, linkId, (l) => row(linkId(l), linkFields, () => select(l.source)));
@@ -326,7 +344,7 @@
   function showDetails() {
     const svgElement = $("graph"), id = state.selected;
     svgElement.classList.toggle("focused", Boolean(id));
-    for (const element of [...state.nodes.values(), ...state.links.values()]) element.classList.remove("near");
+    for (const element of svgElement.querySelectorAll(".near")) element.classList.remove("near");
     if (!id) { $("details").hidden = true; return; }
     const node = byId(id), outgoing = state.graph.links.filter((l) => l.source === id);
     const incoming = state.graph.links.filter((l) => l.target === id);
@@ -358,6 +376,9 @@
   function applyView() {
     const { x, y, k } = state.view;
     $("viewport").setAttribute("transform", `translate(${x},${y}) scale(${k})`);
+    // Level of detail: text too small to read is not laid out at all (hover and click still tell everything).
+    $("graph").classList.toggle("far", k < 0.55);
+    $("graph").classList.toggle("farthest", k < 0.3);
   }
 
   function fit() {
