@@ -10,10 +10,13 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from metrics_api.apis.smi import API_PREFIX
-from metrics_api.client.samples import Resource, Sample, parse_item
+from metrics_api.client.samples import Sample, parse_item, parse_table
 from metrics_api.core.kinds import BY_NAME, Kind
+from metrics_api.core.model import Ref
 from metrics_api.kube.client import Kube, KubeError
 
+# A Table with the full objects first (the server's own cells), plain JSON from servers without Tables.
+ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io, application/json"
 DEFAULT_NAMESPACE = "default"   # kubectl's, when the context names none
 EDGE_CONCURRENCY = 8            # edge lists fetched at once for a graph: bounded load on the API
 
@@ -61,7 +64,7 @@ class TrafficApi:
             path = f"{API_PREFIX}/{plural}"
         else:
             path = f"{API_PREFIX}/namespaces/{scope.namespace}/{plural}"
-        query = {"t": window, **({"labelSelector": selector} if selector else {})}
+        query = {"t": window, "includeObject": "Object", **({"labelSelector": selector} if selector else {})}
         return self._items(await self._get(path, query))
 
     async def edges(self, kind: Kind, namespace: str | None, name: str, window: str) -> list[Sample]:
@@ -69,7 +72,7 @@ class TrafficApi:
             path = f"{API_PREFIX}/namespaces/{namespace}/{kind.plural}/{name}/edges"
         else:
             path = f"{API_PREFIX}/{kind.plural}/{name}/edges"
-        return self._items(await self._get(path, {"t": window}))
+        return self._items(await self._get(path, {"t": window, "includeObject": "Object"}))
 
     async def edges_of_all(self, resources: list[Sample], window: str) -> list[Sample]:
         """The edges of every resource, fetched a few at a time."""
@@ -85,7 +88,7 @@ class TrafficApi:
 
     async def _get(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         try:
-            return await self._kube.get(path, **query)
+            return await self._kube.get(path, ACCEPT, **query)
         except KubeError as exc:
             raise ClientError(self._describe(exc)) from exc
 
@@ -102,15 +105,18 @@ class TrafficApi:
 
     @staticmethod
     def _items(document: dict[str, Any]) -> list[Sample]:
-        if document.get("kind") != "TrafficMetricsList" or not isinstance(document.get("items"), list):
-            raise ClientError(f"error: expected a TrafficMetricsList, got {str(document.get('kind'))!r}")
+        kind = document.get("kind")
+        if kind not in ("Table", "TrafficMetricsList"):
+            raise ClientError(f"error: expected a TrafficMetricsList, got {str(kind)!r}")
         try:
+            if kind == "Table":
+                return parse_table(document)
             return [parse_item(item) for item in document["items"]]
         except (KeyError, TypeError, ValueError) as exc:
             raise ClientError(f"error: unexpected TrafficMetrics from the server: {exc!r}") from exc
 
 
-def kind_of(resource: Resource) -> Kind:
+def kind_of(resource: Ref) -> Kind:
     kind = BY_NAME.get(resource.kind)
     if kind is None:
         raise ClientError(f"error: the server named a resource of unknown kind {resource.kind!r}")

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from metrics_api.client.samples import Direction, Resource, Sample, Traffic
+from metrics_api.client.samples import Sample, Traffic, label, node_id
 from metrics_api.client.tables import TRAFFIC_HEADER, render, traffic_cells
 from metrics_api.core.kinds import TRAFFICMETRICS
+from metrics_api.core.model import Direction, Ref
 
 if TYPE_CHECKING:
     from metrics_api.client.api import Scope, TrafficApi
@@ -29,14 +30,14 @@ class Format(str, Enum):
 
 @dataclass(frozen=True)
 class Node:
-    resource: Resource
+    resource: Ref
     traffic: Traffic | None   # None: a peer outside the scope, not measured here
 
 
 @dataclass(frozen=True)
 class Link:
-    source: Resource
-    target: Resource
+    source: Ref
+    target: Ref
     traffic: Traffic
 
 
@@ -57,7 +58,7 @@ async def load(api: TrafficApi, scope: Scope, window: str) -> Graph:
 def build(window: str, scope: str, resources: Sequence[Sample], edges: Sequence[Sample]) -> Graph:
     """Links from the callers' `to` edges; a `from` edge only adds a link whose caller is outside the scope
     (its own `to` edge was not fetched). A→B and B→A stay two links."""
-    links: dict[tuple[Resource, Resource], Link] = {}
+    links: dict[tuple[Ref, Ref], Link] = {}
     for edge in sorted(edges, key=lambda e: e.direction is not Direction.TO):
         if edge.peer is None:
             continue
@@ -86,9 +87,9 @@ def to_json(graph: Graph) -> dict[str, Any]:
 
     return {
         "window": graph.window, "namespace": graph.scope or None,
-        "nodes": [{"id": n.resource.id, "kind": n.resource.kind, "namespace": n.resource.namespace or None,
+        "nodes": [{"id": node_id(n.resource), "kind": n.resource.kind, "namespace": n.resource.namespace or None,
                    "name": n.resource.name, **numbers(n.traffic)} for n in graph.nodes],
-        "links": [{"source": l.source.id, "target": l.target.id, **numbers(l.traffic)} for l in graph.links],
+        "links": [{"source": node_id(l.source), "target": node_id(l.target), **numbers(l.traffic)} for l in graph.links],
     }
 
 
@@ -101,12 +102,12 @@ def to_text(graph: Graph) -> str:
     for node in graph.nodes:
         if node.traffic is None:
             continue   # outside the scope: shown only as a peer
-        table.append([node.resource.label, node.resource.kind, *traffic_cells(node.traffic)])
+        table.append([label(node.resource), node.resource.kind, *traffic_cells(node.traffic)])
         for link in outgoing.get(node.resource, ()):
-            table.append([f"  ──▶ {link.target.label}", link.target.kind, *traffic_cells(link.traffic)])
+            table.append([f"  ──▶ {label(link.target)}", link.target.kind, *traffic_cells(link.traffic)])
         for link in incoming.get(node.resource, ()):
             if link.source not in measured:
-                table.append([f"  ◀── {link.source.label}", link.source.kind, *traffic_cells(link.traffic)])
+                table.append([f"  ◀── {label(link.source)}", link.source.kind, *traffic_cells(link.traffic)])
     legend = "──▶ calls (the caller's numbers)   ◀── called by a workload outside the scope"
     return render(table, "No traffic found.") + ("\n\n" + legend if len(table) > 1 else "")
 
@@ -118,12 +119,12 @@ def to_dot(graph: Graph) -> str:
     widest = max((l.traffic.rps for l in graph.links), default=0.0) or 1.0
     for node in graph.nodes:
         style = "" if node.traffic else ', style="rounded,dashed"'
-        lines.append(f'  {_quote(node.resource.id)} [label={_quote(_node_label(node, chr(10)))}, '
+        lines.append(f'  {_quote(node_id(node.resource))} [label={_quote(_node_label(node, chr(10)))}, '
                      f'color="{COLOURS[band(node.traffic)]}"{style}];')
     for link in graph.links:
         cells = link.traffic.cells()
         width = 1 + 5 * (link.traffic.rps / widest) ** 0.5
-        lines.append(f'  {_quote(link.source.id)} -> {_quote(link.target.id)} '
+        lines.append(f'  {_quote(node_id(link.source))} -> {_quote(node_id(link.target))} '
                      f'[label={_quote(cells["success"] + " " + cells["rps"] + " rps")}, '
                      f'color="{COLOURS[band(link.traffic)]}", penwidth={width:.1f}];')
     return "\n".join([*lines, "}"])
@@ -148,9 +149,11 @@ RENDERERS: dict[Format, Callable[[Graph], str]] = {
 
 
 def _node_label(node: Node, newline: str) -> str:
-    title = f"{node.resource.label}{newline}{node.resource.kind}"
+    title = f"{label(node.resource)}{newline}{node.resource.kind}"
     if node.traffic is None:
         return title
+    if node.traffic.total <= 0:
+        return f"{title}{newline}no requests"
     cells = node.traffic.cells()
     return f"{title}{newline}{cells['success']} · {cells['rps']} rps · p99 {cells['p99']}"
 
@@ -163,8 +166,8 @@ def _mermaid_text(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
-def _group(links: Sequence[Link], key: Callable[[Link], Resource]) -> dict[Resource, list[Link]]:
-    grouped: dict[Resource, list[Link]] = {}
+def _group(links: Sequence[Link], key: Callable[[Link], Ref]) -> dict[Ref, list[Link]]:
+    grouped: dict[Ref, list[Link]] = {}
     for link in links:
         grouped.setdefault(key(link), []).append(link)
     return grouped

@@ -1,33 +1,22 @@
 """TrafficMetrics items as the client reads them, and their cells in the server's formats."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from metrics_api.core.cells import format_latency, format_percent, format_rate
+from metrics_api.core.model import Direction, Ref
 from metrics_api.core.quantity import parse_go_duration, parse_quantity
 
 
-class Direction(str, Enum):
-    TO = "to"       # from the resource to the peer
-    FROM = "from"   # from the peer into the resource
+def node_id(ref: Ref) -> str:
+    """Unique in a graph (a Deployment and a Service may share a name)."""
+    return f"{ref.kind}/{ref.namespace}/{ref.name}"
 
 
-@dataclass(frozen=True, order=True)
-class Resource:
-    namespace: str   # "" for the cluster-scoped Namespace kind
-    name: str
-    kind: str
-
-    @property
-    def id(self) -> str:
-        """Unique in a graph: a Deployment and a Service may share a name."""
-        return f"{self.kind}/{self.namespace}/{self.name}"
-
-    @property
-    def label(self) -> str:
-        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+def label(ref: Ref) -> str:
+    return f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
 
 
 @dataclass(frozen=True)
@@ -38,6 +27,9 @@ class Traffic:
     p50: float | None       # ms; None without requests
     p90: float | None
     p99: float | None
+    # The server's own cells when it answered a Table: its counts are exact there, while the JSON rounds
+    # them to whole requests, so only these are sure to match `kubectl get` to the last digit.
+    shown: Mapping[str, str] | None = field(default=None, compare=False)
 
     @property
     def total(self) -> float:
@@ -52,7 +44,10 @@ class Traffic:
         return self.success / self.total if self.total > 0 else None
 
     def cells(self) -> dict[str, str]:
-        """SUCCESS, RPS and latencies exactly as the server's Table prints them."""
+        """SUCCESS, RPS and latencies as the server's Table prints them (formatted here for a server that
+        answers only JSON, such as the Go reference server)."""
+        if self.shown is not None:
+            return dict(self.shown)
         return {"success": format_percent(self.success, self.total), "rps": format_rate(self.rps),
                 "p50": format_latency(self.p50), "p90": format_latency(self.p90), "p99": format_latency(self.p99)}
 
@@ -63,14 +58,28 @@ class Traffic:
 
 @dataclass(frozen=True)
 class Sample:
-    """One item: a resource's own numbers (`peer` None) or one of its edges."""
-    resource: Resource
+    """One item: a resource's own numbers (`peer` None; the API says direction `from`) or one of its edges."""
+    resource: Ref
     direction: Direction
-    peer: Resource | None
+    peer: Ref | None
     traffic: Traffic
 
 
-def parse_item(item: dict[str, Any]) -> Sample:
+# Table column → cell key (metrics_api/apis/smi/table.py names them).
+TABLE_CELLS = {"Success": "success", "RPS": "rps", "Latency_P50": "p50", "Latency_P90": "p90", "Latency_P99": "p99"}
+
+
+def parse_table(table: dict[str, Any]) -> list[Sample]:
+    """A meta.k8s.io Table with includeObject=Object: the objects, with the server's cells."""
+    names = [column["name"] for column in table["columnDefinitions"]]
+    samples = []
+    for row in table["rows"]:
+        shown = {TABLE_CELLS[name]: str(cell) for name, cell in zip(names, row["cells"]) if name in TABLE_CELLS}
+        samples.append(parse_item(row["object"], shown if len(shown) == len(TABLE_CELLS) else None))
+    return samples
+
+
+def parse_item(item: dict[str, Any], shown: Mapping[str, str] | None = None) -> Sample:
     metrics = {metric["name"]: parse_quantity(metric["value"]) for metric in item["metrics"]}
     success, failure = metrics["success_count"], metrics["failure_count"]
     idle = success + failure <= 0
@@ -81,9 +90,9 @@ def parse_item(item: dict[str, Any]) -> Sample:
     edge = item["edge"]
     peer = _resource(edge["resource"]) if edge.get("resource") else None
     traffic = Traffic(success, failure, parse_go_duration(item["window"]), latency("p50"), latency("p90"),
-                      latency("p99"))
+                      latency("p99"), shown)
     return Sample(_resource(item["resource"]), Direction(edge["direction"]), peer, traffic)
 
 
-def _resource(reference: dict[str, Any]) -> Resource:
-    return Resource(reference.get("namespace") or "", reference["name"], reference["kind"])
+def _resource(reference: dict[str, Any]) -> Ref:
+    return Ref(reference.get("namespace") or "", reference["name"], reference["kind"])

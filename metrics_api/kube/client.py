@@ -38,8 +38,8 @@ class Kube:
     async def close(self) -> None:
         await self._api.close()
 
-    async def get(self, path: str, **query: str) -> dict[str, Any]:
-        return await self._call("GET", path, query=query)
+    async def get(self, path: str, accept: str = "application/json", **query: str) -> dict[str, Any]:
+        return await self._call("GET", path, query=query, accept=accept)
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", path, body=body)
@@ -48,8 +48,9 @@ class Kube:
         return await self._call("PATCH", path, body=body, content_type="application/merge-patch+json")
 
     async def _call(self, method: str, path: str, *, query: dict[str, str] | None = None,
-                    body: dict[str, Any] | None = None, content_type: str = "application/json") -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+                    body: dict[str, Any] | None = None, content_type: str = "application/json",
+                    accept: str = "application/json") -> dict[str, Any]:
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             response = await self._api.call_api(
                 path, method, query_params=list((query or {}).items()), header_params=headers,

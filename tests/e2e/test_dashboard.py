@@ -13,7 +13,8 @@ import pytest
 from meshsim.demo import write_kubeconfig
 from meshsim.process import free_port
 from metrics_api.client import graph
-from metrics_api.client.samples import Direction, Resource, Sample, Traffic
+from metrics_api.client.samples import Sample, Traffic
+from metrics_api.core.model import Direction, Ref
 from tests.e2e.test_kubectl import workloads
 from tests.e2e.test_kubectl_traffic import assert_cells, expected_links, ident
 from tests.support import truth
@@ -219,7 +220,7 @@ def synthetic(workloads_count: int) -> dict:
     numbers, some failing): 500 workloads, 875 links. Built by the dashboard's own graph code."""
     tiers = [workloads_count // 20, workloads_count // 5]
     tiers.append(workloads_count - sum(tiers))
-    names = [[Resource(f"team-{(t * 7 + i) % 10}", f"{('edge', 'svc', 'store')[t]}-{i:03d}", "Deployment")
+    names = [[Ref(f"team-{(t * 7 + i) % 10}", f"{('edge', 'svc', 'store')[t]}-{i:03d}", "Deployment")
               for i in range(size)] for t, size in enumerate(tiers)]
 
     def traffic(seed: int) -> Traffic:

@@ -81,6 +81,10 @@
     order.reverse();   // a topological order of the remaining DAG
     const rank = new Int32Array(n);
     for (const v of order) for (const w of out[v]) if (!back.has(v * n + w)) rank[w] = Math.max(rank[w], rank[v] + 1);
+    // Callers nobody calls sit right before their nearest callee: a long link would cross other cards.
+    for (const v of order) {
+      if (inn[v].length === 0 && out[v].length > 0) rank[v] = Math.max(0, Math.min(...out[v].map((w) => rank[w])) - 1);
+    }
     const isolated = (v) => out[v].length === 0 && inn[v].length === 0;
     let maxRank = 0;
     for (let v = 0; v < n; v++) if (!isolated(v)) maxRank = Math.max(maxRank, rank[v]);
