@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on Debian (idempotent): Prometheus + promtool,
-# VictoriaMetrics, wrk, and a virtualenv in .venv with the package and its test extras.
+# VictoriaMetrics, wrk, Chromium with chromedriver, and a virtualenv in .venv with the package and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,9 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 command -v wrk >/dev/null || missing+=(wrk)   # load generator of the benchmarks (tests/perf)
+# Headless browser and its WebDriver (same Debian source, so their versions match) for the dashboard tests.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
