@@ -20,7 +20,6 @@ CLEAR = "\x1b[H\x1b[2J"
 # kubectl's short names for the kinds the API serves.
 SHORT_NAMES = {"deploy": "deployments", "sts": "statefulsets", "ds": "daemonsets", "rs": "replicasets",
                "po": "pods", "svc": "services", "ns": "namespaces"}
-Command = Callable[[argparse.Namespace, TrafficApi], Awaitable[None]]
 
 
 def resolve_plural(text: str) -> Kind | str:
