@@ -49,6 +49,7 @@ class Settings:
     prometheus_cert_file: str | None = None
     prometheus_key_file: str | None = None
     query_packs: str | None = None
+    routes_file: str | None = None   # --local: TrafficSplits/HTTPRoutes for v1alpha2 (docs/canary.md)
     # Limits and degradation (docs/operations.md).
     cache_max_entries: int = 4096
     cache_max_bytes: int = 64 << 20
@@ -99,6 +100,9 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "prometheus-key-file": (str, "private key (PEM) of --prometheus-cert-file"),
     "query-packs": (str, "a query pack YAML file or a directory of them (e.g. a ConfigMap mount), validated at "
                          "start; a pack there replaces the shipped pack of the same mesh name"),
+    "routes-file": (str, "--local only: a YAML List of TrafficSplits, HTTPRoutes and ReferenceGrants (as `kubectl get "
+                         "trafficsplits,httproutes,referencegrants -A -o yaml` prints) served as v1alpha2 "
+                         "trafficsplits/httproutes"),
     "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
 }
 
@@ -188,6 +192,8 @@ def _validate(values: dict[str, Any]) -> Settings:
             raise ConfigError(f"--{key.replace('_', '-')} {converted[key]!r} is not a valid Kubernetes name")
     if converted.get("write_ca_bundle") and (converted.get("tls_cert_file") or converted.get("local")):
         raise ConfigError("--write-ca-bundle writes the generated CA: it goes with neither --tls-cert-file nor --local")
+    if converted.get("routes_file") and not converted.get("local"):
+        raise ConfigError("--routes-file goes with --local: in a cluster the splits are read from the Kubernetes API")
     if bool(converted.get("tls_cert_file")) != bool(converted.get("tls_private_key_file")):
         raise ConfigError("--tls-cert-file and --tls-private-key-file go together")
     if converted.get("local"):

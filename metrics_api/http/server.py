@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from metrics_api.apis.smi import API_PREFIX, GROUP
+from metrics_api.apis.smi import API_PREFIX, GROUP, VERSIONS, ApiVersion
 from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
 from metrics_api.apis.smi.openapi import OpenApi
 from metrics_api.apis.smi.routing import ParsedRequest, parse
@@ -24,6 +24,7 @@ from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
+from metrics_api.pipeline.splits import SplitAnswers, SplitSource
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.store.prometheus import PrometheusClient
@@ -52,6 +53,7 @@ class Server:
     gate: Gate = allow_all
     telemetry: Telemetry = field(default_factory=Telemetry)
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
+    splits: SplitSource | None = None    # v1alpha2 trafficsplits/httproutes: a routes file or the Kubernetes API
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -60,11 +62,15 @@ class Server:
         self.responses = ResponseCache(fresh_seconds=settings.cache_ttl, stale_seconds=settings.stale_if_error,
                                        max_bytes=settings.cache_max_bytes)
         self.admission = InFlightLimit(settings.max_in_flight)
-        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
-        self.documents = Documents(self.pack)
+        backends = self.pack.backends.view
+        split_answers = (SplitAnswers(self.pack, backends, self.splits, self.fetcher, settings.request_timeout)
+                         if backends is not None and self.splits is not None else None)
+        self.serves_splits = split_answers is not None
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, split_answers)
+        self.documents = Documents(self.pack, self.serves_splits)
         self.openapi = OpenApi(self.pack)
         self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
-                           API_PREFIX: self.documents.resource_list}
+                           **self.documents.resource_lists}
         # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
         self._routes: Memo[tuple[str, str], _Route] = Memo()
         self._renderers: Memo[tuple[str | None, str], Renderer] = Memo()
@@ -130,10 +136,12 @@ class Server:
             response = self.openapi.respond(request, normalized)
             request[PATH_TEMPLATE] = normalized
             return response
-        if not normalized.startswith(API_PREFIX + "/"):
+        version = next((v for v in VERSIONS if normalized.startswith(v.prefix + "/")), None)
+        if version is None:
             raise ApiError(404, "the server could not find the requested resource")
         route = self._routes.get((normalized, request.rel_url.raw_query_string),
-                                 lambda: _Route.of(parse(self.pack, normalized, request.query), request.query))
+                                 lambda: _Route.of(parse(self.pack, normalized, request.query, version,
+                                                         self.serves_splits), request.query, version))
         request[PATH_TEMPLATE] = route.path_template
         if route.watch:
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
@@ -181,8 +189,8 @@ class _Route:
     watch: bool
 
     @classmethod
-    def of(cls, parsed: ParsedRequest, query: Mapping[str, str]) -> _Route:
-        return cls(parsed, API_PREFIX + parsed.path_template, query.get("watch") in ("true", "1"))
+    def of(cls, parsed: ParsedRequest, query: Mapping[str, str], version: ApiVersion) -> _Route:
+        return cls(parsed, version.prefix + parsed.path_template, query.get("watch") in ("true", "1"))
 
 
 def _json(body: bytes) -> web.Response:

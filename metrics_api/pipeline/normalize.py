@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from metrics_api.core.kinds import BY_NAME
-from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row
+from metrics_api.core.kinds import BY_NAME, Kind
+from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row, Side
 from metrics_api.packs.model import Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
 from metrics_api.store.prometheus import Series
@@ -20,7 +20,7 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
             for item in series:
                 key = _key(pack, query, item["metric"])
                 if key is not None and key not in rows:
-                    rows[key] = Row(key[0], Direction.RESOURCE, None)
+                    rows[key] = Row(key[0], Direction.RESOURCE, None, side=resource_side(pack, query.kind))
         elif query.measure is Measure.COUNTS:
             for item in series:
                 key = _key(pack, query, item["metric"])
@@ -28,8 +28,8 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     continue
                 row = rows.get(key)
                 if row is None:
-                    row = rows[key] = Row(key[0], query.direction, key[2])
-                value = _number(item)
+                    row = rows[key] = Row(key[0], query.direction, key[2], side=pack.side(query.view))
+                value = number(item)
                 if pack.failure.fullmatch(item["metric"].get(pack.status_label, "")):
                     row.failure += value
                 else:
@@ -40,13 +40,19 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
             for item in series:
                 key = _key(pack, query, item["metric"])
                 row = rows.get(key) if key else None
-                value = _number(item)
+                value = number(item)
                 if row is not None and value > 0:
                     row.latency_ms[query.measure] = value * scale
     return sorted(rows.values(), key=lambda r: r.sort_key)
 
 
-def _number(item: Series) -> float:
+def resource_side(pack: Pack, kind: Kind) -> Side | None:
+    """The proxy side that reports a resource's own numbers (zeros of an idle resource included)."""
+    support = pack.support(kind.plural)
+    return pack.side(support.resource) if support else None
+
+
+def number(item: Series) -> float:
     try:
         value = float(item["value"][1])
     except (KeyError, IndexError, TypeError, ValueError):

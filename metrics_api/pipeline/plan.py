@@ -77,11 +77,11 @@ def _view_queries(
     counts_by = ", ".join(labels + [pack.status_label])
     latency_by = ", ".join(labels)
     seconds = promql.number(target.window)
-    queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window, seconds=seconds),
+    queries = [PlannedQuery(fill_template(view.source.counts, selector, counts_by, window, seconds=seconds),
                             kind, direction, Measure.COUNTS, view)]
     if latency:
         for measure, quantile in QUANTILES.items():
-            text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
+            text = fill_template(view.source.latency, selector, latency_by, window, promql.number(quantile))
             queries.append(PlannedQuery(text, kind, direction, measure, view))
     return queries
 
@@ -106,14 +106,23 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
 def _equals(pack: Pack, label: str, value: str) -> str:
     """A matcher for `label` holding the name `value`, as the mesh writes it: encoded, and for a
     derived label, as part of the label it is parsed from."""
-    written = pack.encode(value)
+    if label in pack.derived:
+        return one_of(pack, label, [value])
+    return promql.equals(label, pack.encode(value))
+
+
+def one_of(pack: Pack, label: str, values: list[str]) -> str:
+    """A matcher for `label` holding any of the names `values` (encoded; a derived label is matched
+    through the label it is parsed from)."""
+    written = [promql.regex_escape(pack.encode(value)) for value in values]
+    alternation = written[0] if len(written) == 1 else "(?:" + "|".join(written) + ")"
     derived = pack.derived.get(label)
     if derived is None:
-        return promql.equals(label, written)
-    return promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, promql.regex_escape(written)))
+        return promql.matches(label, alternation)
+    return promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, alternation))
 
 
-def _fill(template: str, selector: str, by: str, window: str, quantile: str = "", seconds: str = "") -> str:
+def fill_template(template: str, selector: str, by: str, window: str, quantile: str = "", seconds: str = "") -> str:
     # Only these five placeholders exist (the pack loader rejects any other), and their values are
     # escaped literals, label names from the pack, a range and numbers.
     return (

@@ -4,9 +4,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from metrics_api.apis.smi import API_PREFIX, GROUP, VERSION
+from metrics_api.apis.smi import GROUP, V1ALPHA1, ApiVersion
 from metrics_api.core.errors import bad_request, not_found
-from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
+from metrics_api.core.kinds import (
+    BY_PLURAL,
+    SPLIT_KINDS,
+    TRAFFICMETRICS,
+    WORKLOAD_KINDS,
+    Kind,
+    is_dns1123_label,
+    name_problem,
+)
 from metrics_api.core.model import Attributes, Target
 from metrics_api.core.quantity import parse_go_duration
 from metrics_api.packs.model import Pack
@@ -22,36 +30,50 @@ class ParsedRequest:
     path_template: str      # low-cardinality path for our own metrics
 
 
-def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
-    """`path` starts with API_PREFIX and is not the prefix itself."""
-    segments = path[len(API_PREFIX):].strip("/").split("/")
+@dataclass(frozen=True)
+class Served:
+    """What a path is resolved against: the pack, the API version, and whether traffic splits are served
+    (the pack observes backends and split objects can be read)."""
+    pack: Pack
+    version: ApiVersion
+    splits: bool
+
+
+def parse(pack: Pack, path: str, query: Mapping[str, str], version: ApiVersion = V1ALPHA1,
+          splits: bool = False) -> ParsedRequest:
+    """`path` starts with the version's prefix and is not the prefix itself; `splits`: whether
+    trafficsplits/httproutes are served (v1alpha2 only)."""
+    served = Served(pack, version, splits)
+    segments = path[len(served.version.prefix):].strip("/").split("/")
     window = _window(query.get("t"))
     selector = query.get("labelSelector") or None
     match segments:
         # kube-apiserver reads `namespaces/foo` as resource namespaces, namespace foo, name foo, and
         # `namespaces/foo/edges` as resource `edges` in namespace foo (list): authorize it the same way.
         case ["namespaces", namespace]:
-            parsed = _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
+            parsed = _build(served, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
             return replace(parsed, attributes=replace(parsed.attributes, namespace=namespace))
         case ["namespaces", namespace, "edges"]:
-            parsed = _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
-            return replace(parsed, attributes=Attributes("list", "edges", "", namespace, "", GROUP, VERSION))
+            parsed = _build(served, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
+            return replace(parsed, attributes=Attributes("list", "edges", "", namespace, "", GROUP,
+                                                           served.version.name))
         case ["namespaces", namespace, plural]:
-            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}")
+            return _build(served, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}")
         case ["namespaces", namespace, plural, name]:
-            return _build(pack, plural, namespace, name, False, window, selector,
+            return _build(served, plural, namespace, name, False, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}")
         case ["namespaces", namespace, plural, name, "edges"]:
-            return _build(pack, plural, namespace, name, True, window, selector,
+            return _build(served, plural, namespace, name, True, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}/edges")
         case [plural]:
-            return _build(pack, plural, None, None, False, window, selector, "/{plural}")
+            return _build(served, plural, None, None, False, window, selector, "/{plural}")
     raise not_found("the server could not find the requested resource")
 
 
-def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edges: bool,
+def _build(served: Served, plural: str, namespace: str | None, name: str | None, edges: bool,
            window: float, selector: str | None, template: str) -> ParsedRequest:
-    kinds = _kinds(pack, plural)
+    pack = served.pack
+    kinds = _kinds(served, plural)
     if namespace is not None:
         if not kinds[0].namespaced:
             raise not_found("the server could not find the requested resource")
@@ -64,11 +86,12 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
         if problem:
             raise bad_request(f"invalid {plural} name {name!r}: {problem}", name=name, group=GROUP, kind=plural)
     if edges and not any(pack.support(k.plural) and pack.support(k.plural).edges for k in kinds):
+        # (split kinds have no pack support: their edges are 404 here too)
         raise not_found(f"the {pack.name} query pack cannot observe edges of {plural}",
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
-    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP)
+    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP, served.version.name)
     attributes = Attributes(
         verb="get" if name is not None else "list",
         resource=plural,
@@ -76,12 +99,20 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
         namespace=namespace or "",
         name=name or "",
         group=GROUP,
-        version=VERSION,
+        version=served.version.name,
     )
     return ParsedRequest(target, attributes, template)
 
 
-def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
+def _kinds(served: Served, plural: str) -> tuple[Kind, ...]:
+    pack = served.pack
+    split = next((kind for kind in SPLIT_KINDS if kind.plural == plural), None)
+    if split is not None and served.version.sides:
+        if served.splits:
+            return (split,)
+        raise not_found(f"the server could not find the requested resource ({plural!r}: "
+                        f"{pack.backends.unobservable or 'no routes file and no Kubernetes access'})",
+                        group=GROUP, kind=plural)
     if plural == TRAFFICMETRICS:
         kinds = tuple(k for k in WORKLOAD_KINDS if pack.support(k.plural))
         if kinds:
