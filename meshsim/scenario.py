@@ -68,6 +68,12 @@ class Flow:
     rps: float
     failure_ratio: float
     latencies_ms: tuple[float, ...]
+    apex: str = ""  # the Service the client addressed when a traffic split sent it elsewhere ("": the destination's own)
+
+    @property
+    def addressed(self) -> str:
+        """The Service (in the destination's namespace) the client called."""
+        return self.apex or self.destination.workload.service
 
     def per_step(self, step: int) -> tuple[int, int]:
         """(requests, failures) added per scrape step; both exact integers."""
@@ -173,6 +179,7 @@ def spread(
     rps: float,
     failure_ratio: float,
     latencies_ms: tuple[float, ...],
+    apex: str = "",
 ) -> list[Flow]:
     """One workload-level flow → per-pod-pair flows, each with ``rps``.
 
@@ -183,7 +190,7 @@ def spread(
     dst = destination.pod_refs()
     src = source.pod_refs() if source is not None else (None,)
     n = max(len(src), len(dst))
-    return [Flow(src[i % len(src)], dst[i % len(dst)], rps, failure_ratio, latencies_ms) for i in range(n)]
+    return [Flow(src[i % len(src)], dst[i % len(dst)], rps, failure_ratio, latencies_ms, apex) for i in range(n)]
 
 
 # Latency sets (ms).  Five values each so that p50/p90/p99 ranks never fall
@@ -192,6 +199,11 @@ LAT_MID = (3.0, 8.0, 45.0, 120.0, 260.0)
 LAT_FAST = (0.7, 2.0, 2.5, 30.0, 4.2)
 LAT_SLOW = (250.0, 900.0, 1200.0, 4000.0, 70000.0)  # 70 s: beyond Linkerd's top bucket
 LAT_DB = (1.5, 6.0, 15.0, 35.0, 600.0)
+LAT_CANARY = (6.5, 22.0, 85.0, 320.0, 1700.0)
+
+# The canary: clients address the apex Service `checkout`; a traffic split sends 90% to checkout-stable and
+# 10% to checkout-canary (slower, failing more). Split objects: meshsim.routes.
+CANARY_APEX = "checkout"
 
 
 def default_scenario(now: int | None = None) -> Scenario:
@@ -212,7 +224,9 @@ def default_scenario(now: int | None = None) -> Scenario:
     backup = W("ops", "backup", "Job", 1, tier="infra")
     ab = W("ops", "a.b", "Deployment", 1, tier="edge")
     axb = W("ops", "axb", "Deployment", 1, tier="edge")
-    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb)
+    stable = W("shop", "checkout-stable", "Deployment", 2, tier="backend", track="stable")
+    canary = W("shop", "checkout-canary", "Deployment", 1, tier="backend", track="canary")
+    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb, stable, canary)
 
     flows: list[Flow] = []
     flows += spread(None, web, 20, 0.01, LAT_MID)  # external traffic
@@ -226,6 +240,10 @@ def default_scenario(now: int | None = None) -> Scenario:
     flows += spread(ab, axb, 3, 0.0, LAT_MID)
     flows += spread(axb, ab, 4, 0.25, LAT_FAST)
     flows += spread(None, idle, 0, 0.0, LAT_MID)  # series exist, never increase
+    # The canary, 90/10: web sends 2×9 rps to stable and 2×1 rps to canary; agent (ops) calls it too.
+    flows += spread(web, stable, 9, 1 / 30, LAT_MID, apex=CANARY_APEX)
+    flows += spread(web, canary, 1, 0.2, LAT_CANARY, apex=CANARY_APEX)
+    flows += spread(agent, stable, 0.5, 0.0, LAT_FAST, apex=CANARY_APEX)
     return Scenario(workloads, tuple(flows), start, end, step)
 
 

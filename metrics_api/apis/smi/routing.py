@@ -91,6 +91,8 @@ def _build(served: Served, plural: str, namespace: str | None, name: str | None,
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
+    if selector is not None and kinds[0] in SPLIT_KINDS:
+        raise bad_request(f"labelSelector is not supported for {plural}: every backend of every split is listed")
     target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP, served.version.name)
     attributes = Attributes(
         verb="get" if name is not None else "list",
