@@ -68,7 +68,7 @@ class Server:
         self.serves_splits = split_answers is not None
         self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, split_answers)
         self.documents = Documents(self.pack, self.serves_splits)
-        self.openapi = OpenApi(self.pack)
+        self.openapi = OpenApi(self.pack, self.serves_splits)
         self._discovery = {"/apis": self.documents.api_group_list, f"/apis/{GROUP}": self.documents.api_group,
                            **self.documents.resource_lists}
         # Routing and the choice of renderer depend only on the request's text: done once per distinct request.

@@ -8,6 +8,7 @@ hash → immutable caching for a year.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from metrics_api import __version__
-from metrics_api.apis.smi import API_PREFIX, GROUP, GROUP_VERSION, VERSION
-from metrics_api.apis.smi.discovery import resource_list
+from metrics_api.apis.smi import GROUP, V1ALPHA1, VERSIONS, ApiVersion
+from metrics_api.apis.smi.discovery import SPLIT_DISCOVERY_KINDS, resource_list
 from metrics_api.core.errors import ApiError, not_found
 from metrics_api.http.document import Document
 from metrics_api.http.media import parse_accept
@@ -24,34 +25,46 @@ from metrics_api.packs.model import Pack
 
 V2_PATH = "/openapi/v2"
 V3_PATH = "/openapi/v3"
-V3_GROUP_PATH = f"{V3_PATH}/apis/{GROUP_VERSION}"
 ONE_YEAR = 365 * 24 * 3600
 
-_PREFIX = "io.smi-spec.metrics.v1alpha1."   # definition names, clear of the core definitions they merge with
-TRAFFIC_METRICS = _PREFIX + "TrafficMetrics"
-TRAFFIC_METRICS_LIST = _PREFIX + "TrafficMetricsList"
-_OPERATION_PREFIX = "MetricsSmiSpecIoV1alpha1"
+
+def v3_group_path(version: ApiVersion) -> str:
+    return f"{V3_PATH}/apis/{version.group_version}"
 
 
-def _gvk(kind: str) -> list[dict[str, str]]:
-    return [{"group": GROUP, "version": VERSION, "kind": kind}]
+V3_GROUP_PATH = v3_group_path(V1ALPHA1)
+
+
+def _prefix(version: ApiVersion) -> str:
+    """Definition names, clear of the core definitions they merge with."""
+    return f"io.smi-spec.metrics.{version.name}."
+
+
+def _operation_prefix(version: ApiVersion) -> str:
+    return f"MetricsSmiSpecIo{version.name.capitalize()}"
+
+
+def _gvk(kind: str, version: ApiVersion) -> list[dict[str, str]]:
+    return [{"group": GROUP, "version": version.name, "kind": kind}]
 
 
 def _string(description: str, **more: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **more}
 
 
-def schemas(ref: str) -> dict[str, dict[str, Any]]:
+def schemas(ref: str, version: ApiVersion = V1ALPHA1) -> dict[str, dict[str, Any]]:
     """The definitions, with `$ref`s under `ref` (`#/definitions/` or `#/components/schemas/`)."""
+    prefix = _prefix(version)
+
     def to(name: str) -> dict[str, str]:
-        return {"$ref": ref + _PREFIX + name}
+        return {"$ref": ref + prefix + name}
 
     type_meta = {
         "kind": _string("Kind of this object."),
-        "apiVersion": _string("API version of this object: metrics.smi-spec.io/v1alpha1."),
+        "apiVersion": _string(f"API version of this object: {version.group_version}."),
     }
-    return {
-        TRAFFIC_METRICS: {
+    found = {
+        prefix + "TrafficMetrics": {
             "description": "Traffic metrics of one resource (or of one edge between it and a peer) over a window.",
             "type": "object",
             "properties": {
@@ -65,9 +78,9 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                             "description": "p99, p90, p50 response latency (ms), success_count, failure_count, "
                                            "then request_rate (rps) and success_rate."},
             },
-            "x-kubernetes-group-version-kind": _gvk("TrafficMetrics"),
+            "x-kubernetes-group-version-kind": _gvk("TrafficMetrics", version),
         },
-        TRAFFIC_METRICS_LIST: {
+        prefix + "TrafficMetricsList": {
             "description": "A list of TrafficMetrics: the resources of a kind, or the edges of one resource.",
             "type": "object",
             "required": ["items"],
@@ -79,9 +92,9 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                                             "or the resource whose edges these are."},
                 "items": {"type": "array", "items": to("TrafficMetrics"), "description": "The items."},
             },
-            "x-kubernetes-group-version-kind": _gvk("TrafficMetricsList"),
+            "x-kubernetes-group-version-kind": _gvk("TrafficMetricsList", version),
         },
-        _PREFIX + "ObjectMeta": {
+        prefix + "ObjectMeta": {
             "description": "Metadata of a TrafficMetrics object.",
             "type": "object",
             "properties": {
@@ -93,12 +106,12 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                            "description": "Labels of the measured resource, where known."},
             },
         },
-        _PREFIX + "ListMeta": {
+        prefix + "ListMeta": {
             "description": "Metadata of a list.",
             "type": "object",
             "properties": {"selfLink": _string("The API path of this list.")},
         },
-        _PREFIX + "ObjectReference": {
+        prefix + "ObjectReference": {
             "description": "A Kubernetes object: kind, namespace (for namespaced kinds) and name.",
             "type": "object",
             "properties": {
@@ -107,7 +120,7 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                 "name": _string("Name of the object."),
             },
         },
-        _PREFIX + "Edge": {
+        prefix + "Edge": {
             "description": "Which side of the traffic an item describes.",
             "type": "object",
             "properties": {
@@ -116,7 +129,7 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                 "resource": {**to("ObjectReference"), "description": "The peer; null for a resource's own metrics."},
             },
         },
-        _PREFIX + "Metric": {
+        prefix + "Metric": {
             "description": "One measurement.",
             "type": "object",
             "required": ["name", "value"],
@@ -128,6 +141,30 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
             },
         },
     }
+    if version.sides:
+        _add_v1alpha2(found, prefix, to, version)
+    return found
+
+
+def _add_v1alpha2(found: dict[str, dict[str, Any]], prefix: str, to: Callable[[str], dict[str, str]],
+                  version: ApiVersion) -> None:
+    """smi-sdk-go pkg/apis/metrics/v1alpha2: Edge.side, TrafficMetrics.backend; split lists answer gets of
+    the kinds discovery names for trafficsplits and httproutes (so `kubectl explain` finds them)."""
+    edge = found[prefix + "Edge"]["properties"]
+    edge["side"] = _string("Which proxy measured the numbers: client or server.", enum=["client", "server"])
+    traffic_metrics = found[prefix + "TrafficMetrics"]["properties"]
+    traffic_metrics["backend"] = {**to("Backend"), "description": "A traffic-split backend; null on other items."}
+    found[prefix + "Backend"] = {
+        "description": "One backend of a TrafficSplit (root service) or GAMMA HTTPRoute (parent Service).",
+        "type": "object",
+        "properties": {
+            "apex": _string("The Service clients address."),
+            "name": _string("The backend Service the requests went to."),
+            "weight": {"type": "integer", "description": "The backend's weight in the split."},
+        },
+    }
+    found[prefix + "TrafficMetricsList"]["x-kubernetes-group-version-kind"] += [
+        gvk for kind in SPLIT_DISCOVERY_KINDS.values() for gvk in _gvk(kind, version)]
 
 
 @dataclass(frozen=True)
@@ -140,31 +177,34 @@ class Operation:
     path_params: tuple[str, ...]
 
 
-def operations(pack: Pack) -> list[Operation]:
+def operations(pack: Pack, version: ApiVersion = V1ALPHA1, splits: bool = False) -> list[Operation]:
     """Every path the pack serves, derived from discovery so the two never disagree."""
     found: list[Operation] = []
-    for entry in resource_list(pack)["resources"]:
+    operation_prefix = _operation_prefix(version)
+    for entry in resource_list(pack, version, splits)["resources"]:
         plural, _, subresource = entry["name"].partition("/")
         title = "".join(part.capitalize() for part in plural.split("-"))
         if entry["namespaced"]:
-            base, params = f"{API_PREFIX}/namespaces/{{namespace}}/{plural}", ("namespace",)
+            base, params = f"{version.prefix}/namespaces/{{namespace}}/{plural}", ("namespace",)
         else:
-            base, params = f"{API_PREFIX}/{plural}", ()
+            base, params = f"{version.prefix}/{plural}", ()
         if subresource:
             found.append(Operation(f"{base}/{{name}}/{subresource}", "get", "TrafficMetricsList",
-                                   f"read{_OPERATION_PREFIX}{'Namespaced' * bool(params)}{title}Edges",
+                                   f"read{operation_prefix}{'Namespaced' * bool(params)}{title}Edges",
                                    f"the edges of one of the {plural}: traffic to and from each peer",
                                    (*params, "name")))
             continue
         namespaced = "Namespaced" if params else ""
-        found.append(Operation(f"{base}/{{name}}", "get", "TrafficMetrics",
-                               f"read{_OPERATION_PREFIX}{namespaced}{title}", f"traffic metrics of one of the {plural}",
+        # A split's get lists its backends (CONTRACT §6).
+        got = "TrafficMetricsList" if plural in SPLIT_DISCOVERY_KINDS else "TrafficMetrics"
+        found.append(Operation(f"{base}/{{name}}", "get", got,
+                               f"read{operation_prefix}{namespaced}{title}", f"traffic metrics of one of the {plural}",
                                (*params, "name")))
-        found.append(Operation(base, "list", "TrafficMetricsList", f"list{_OPERATION_PREFIX}{namespaced}{title}",
+        found.append(Operation(base, "list", "TrafficMetricsList", f"list{operation_prefix}{namespaced}{title}",
                                f"traffic metrics of the {plural}", params))
         if params:
-            found.append(Operation(f"{API_PREFIX}/{plural}", "list", "TrafficMetricsList",
-                                   f"list{_OPERATION_PREFIX}{title}ForAllNamespaces",
+            found.append(Operation(f"{version.prefix}/{plural}", "list", "TrafficMetricsList",
+                                   f"list{operation_prefix}{title}ForAllNamespaces",
                                    f"traffic metrics of the {plural} in every namespace", ()))
     return found
 
@@ -177,7 +217,7 @@ _PATH_PARAMETERS = {"namespace": "object name and auth scope, such as for teams 
                     "name": "name of the measured resource"}
 
 
-def _operation(op: Operation, v3: bool, ref: str) -> dict[str, Any]:
+def _operation(op: Operation, v3: bool, ref: str, version: ApiVersion) -> dict[str, Any]:
     def parameter(name: str, where: str, description: str) -> dict[str, Any]:
         typed = {"schema": {"type": "string"}} if v3 else {"type": "string"}
         return {"name": name, "in": where, "description": description, "required": where == "path",
@@ -185,7 +225,7 @@ def _operation(op: Operation, v3: bool, ref: str) -> dict[str, Any]:
 
     parameters = [parameter(name, "path", _PATH_PARAMETERS[name]) for name in op.path_params]
     parameters += [parameter(name, "query", description) for name, description in _QUERY_PARAMETERS]
-    schema = {"$ref": ref + _PREFIX + op.kind}
+    schema = {"$ref": ref + _prefix(version) + op.kind}
     if v3:
         ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     else:
@@ -193,54 +233,64 @@ def _operation(op: Operation, v3: bool, ref: str) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "description": f"read {op.description}",
         "operationId": op.operation_id,
-        "tags": [f"{_OPERATION_PREFIX[0].lower()}{_OPERATION_PREFIX[1:]}"],
+        "tags": [f"{_operation_prefix(version)[0].lower()}{_operation_prefix(version)[1:]}"],
         "parameters": parameters,
         "responses": {"200": ok, "401": {"description": "Unauthorized"}},
         "x-kubernetes-action": op.action,
-        "x-kubernetes-group-version-kind": _gvk("TrafficMetrics")[0],
+        "x-kubernetes-group-version-kind": _gvk("TrafficMetrics", version)[0],
     }
     if not v3:
         operation |= {"consumes": ["*/*"], "produces": ["application/json"], "schemes": ["https"]}
     return operation
 
 
-def swagger_v2(pack: Pack) -> dict[str, Any]:
+def swagger_v2(pack: Pack, splits: bool = False) -> dict[str, Any]:
+    """Every version in one document (as kube-apiserver merges them)."""
     ref = "#/definitions/"
-    return {"swagger": "2.0", **_info_and_paths(pack, False, ref), "definitions": schemas(ref)}
+    paths: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    for version in reversed(VERSIONS):   # v1alpha1 first: its part of the document reads as before
+        paths |= _paths(pack, version, splits, False, ref)
+        definitions |= schemas(ref, version)
+    return {"swagger": "2.0", "info": _INFO, "paths": paths, "definitions": definitions}
 
 
-def openapi_v3(pack: Pack) -> dict[str, Any]:
+def openapi_v3(pack: Pack, version: ApiVersion = V1ALPHA1, splits: bool = False) -> dict[str, Any]:
     ref = "#/components/schemas/"
-    return {"openapi": "3.0.0", **_info_and_paths(pack, True, ref), "components": {"schemas": schemas(ref)}}
+    return {"openapi": "3.0.0", "info": _INFO, "paths": _paths(pack, version, splits, True, ref),
+            "components": {"schemas": schemas(ref, version)}}
 
 
-def _info_and_paths(pack: Pack, v3: bool, ref: str) -> dict[str, Any]:
-    return {"info": {"title": "SMI Traffic Metrics API", "version": __version__},
-            "paths": {op.path: {"get": _operation(op, v3, ref)} for op in operations(pack)}}
+_INFO = {"title": "SMI Traffic Metrics API", "version": __version__}
+
+
+def _paths(pack: Pack, version: ApiVersion, splits: bool, v3: bool, ref: str) -> dict[str, Any]:
+    return {op.path: {"get": _operation(op, v3, ref, version)} for op in operations(pack, version, splits)}
 
 
 class OpenApi:
-    """The three documents, serialized once at start-up."""
+    """The documents, serialized once at start-up: Swagger 2.0, the v3 root, one v3 document per version."""
 
-    def __init__(self, pack: Pack) -> None:
-        self.v2 = Document.of(swagger_v2(pack))
-        self.v3_group = Document.of(openapi_v3(pack))
-        self.v3_root = Document.of({"paths": {f"apis/{GROUP_VERSION}": {"serverRelativeURL": self.current_v3_url}}})
+    def __init__(self, pack: Pack, splits: bool = False) -> None:
+        self.v2 = Document.of(swagger_v2(pack, splits))
+        self.v3_groups = {v3_group_path(v): Document.of(openapi_v3(pack, v, splits)) for v in VERSIONS}
+        self.v3_root = Document.of({"paths": {f"apis/{v.group_version}": {"serverRelativeURL": self.current_url(v)}
+                                              for v in VERSIONS}})
 
-    @property
-    def current_v3_url(self) -> str:
-        return f"{V3_GROUP_PATH}?hash={self.v3_group.hash}"
+    def current_url(self, version: ApiVersion) -> str:
+        path = v3_group_path(version)
+        return f"{path}?hash={self.v3_groups[path].hash}"
 
     def respond(self, request: web.Request, path: str) -> web.Response:
         """`path` is the request path without a trailing slash; 404 for anything we do not serve."""
-        document = {V2_PATH: self.v2, V3_PATH: self.v3_root, V3_GROUP_PATH: self.v3_group}.get(path)
+        document = {V2_PATH: self.v2, V3_PATH: self.v3_root, **self.v3_groups}.get(path)
         if document is None:
             raise not_found("the server could not find the requested resource")
         if not any(media.is_json for media in parse_accept(request.headers.get("Accept"))):
             raise ApiError(406, "only application/json is served here (no protobuf)")
-        if document is not self.v3_group or "hash" not in request.query:
+        if path not in self.v3_groups or "hash" not in request.query:
             return document.respond(request)
         if request.query["hash"] != document.hash:
-            return web.Response(status=301, headers={"Location": self.current_v3_url, "Vary": "Accept"})
+            return web.Response(status=301, headers={"Location": f"{path}?hash={document.hash}", "Vary": "Accept"})
         return document.respond(request, {"Cache-Control": "public, immutable",
                                           "Expires": formatdate(time.time() + ONE_YEAR, usegmt=True)})
