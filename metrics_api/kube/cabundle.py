@@ -10,20 +10,32 @@ import logging
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from metrics_api.apis.smi import GROUP, VERSION
+from metrics_api.apis.smi import GROUP, V1ALPHA1, VERSIONS
 from metrics_api.kube.client import Kube, KubeError
 
 log = logging.getLogger("metrics_api.kube")
 
-APISERVICE_PATH = f"/apis/apiregistration.k8s.io/v1/apiservices/{VERSION}.{GROUP}"
+APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
 KEEP = 4          # CAs kept in the bundle: enough for every replica of a rolling update
 ATTEMPTS = 5
 
 
 async def write_ca_bundle(kube: Kube, ca_pem: bytes) -> None:
-    ours = x509.load_pem_x509_certificate(ca_pem)
+    """Into every version's APIService; one registered before v1alpha2 existed may lack its v1alpha2 one."""
+    for version in VERSIONS:
+        try:
+            await _write(kube, f"{version.name}.{GROUP}", x509.load_pem_x509_certificate(ca_pem))
+        except KubeError as exc:
+            if exc.status != 404 or version == V1ALPHA1:
+                raise
+            log.warning("APIService %s.%s is not registered: that version stays unreachable through the "
+                        "aggregator (deploy/base/apiservice.yaml registers it)", version.name, GROUP)
+
+
+async def _write(kube: Kube, name: str, ours: x509.Certificate) -> None:
+    path = f"{APISERVICES}/{name}"
     for _ in range(ATTEMPTS):
-        apiservice = await kube.get(APISERVICE_PATH)
+        apiservice = await kube.get(path)
         bundle = base64.b64decode((apiservice.get("spec") or {}).get("caBundle") or "")
         merged = merge(bundle, ours)
         if merged == bundle:
@@ -31,14 +43,14 @@ async def write_ca_bundle(kube: Kube, ca_pem: bytes) -> None:
         patch = {"metadata": {"resourceVersion": (apiservice.get("metadata") or {}).get("resourceVersion")},
                  "spec": {"caBundle": base64.b64encode(merged).decode()}}
         try:
-            await kube.merge_patch(APISERVICE_PATH, patch)
+            await kube.merge_patch(path, patch)
         except KubeError as exc:
             if exc.status == 409:   # another replica wrote first: merge again
                 continue
             raise
-        log.info("APIService %s.%s now trusts our CA %s", VERSION, GROUP, ours.subject.rfc4514_string())
+        log.info("APIService %s now trusts our CA %s", name, ours.subject.rfc4514_string())
         return
-    raise KubeError(409, f"APIService {VERSION}.{GROUP}: caBundle kept changing, gave up after {ATTEMPTS} attempts")
+    raise KubeError(409, f"APIService {name}: caBundle kept changing, gave up after {ATTEMPTS} attempts")
 
 
 def merge(bundle: bytes, ours: x509.Certificate) -> bytes:
