@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from metrics_api.apis.smi import API_PREFIX, GROUP, VERSIONS, ApiVersion
+from metrics_api.apis.smi import GROUP, VERSIONS, ApiVersion
 from metrics_api.apis.smi.discovery import Documents, wants_aggregated_discovery
 from metrics_api.apis.smi.openapi import OpenApi
 from metrics_api.apis.smi.routing import ParsedRequest, parse
@@ -24,9 +24,9 @@ from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
-from metrics_api.pipeline.splits import SplitAnswers, SplitSource
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
+from metrics_api.pipeline.splits import SplitAnswers, SplitSource
 from metrics_api.store.prometheus import PrometheusClient
 
 log = logging.getLogger("metrics_api")
@@ -241,7 +241,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
     await site.start()
     reloading = asyncio.create_task(tls.keep_reloading())
-    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s", API_PREFIX,
+    log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s",
+             " and ".join(v.prefix for v in VERSIONS),
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

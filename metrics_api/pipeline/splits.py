@@ -13,7 +13,17 @@ from typing import Protocol
 from metrics_api.core import promql
 from metrics_api.core.errors import not_found
 from metrics_api.core.kinds import Kind
-from metrics_api.core.model import QUANTILES, Answer, Backend, Direction, Measure, Ref, Row, Side, Target
+from metrics_api.core.model import (
+    QUANTILES,
+    Answer,
+    Backend,
+    Direction,
+    Measure,
+    Ref,
+    Row,
+    Side,
+    Target,
+)
 from metrics_api.packs.model import BackendView, Pack
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.normalize import number

@@ -9,7 +9,12 @@ import time
 import pytest
 
 from metrics_api.apis.smi import API_PREFIX, V1ALPHA2
-from metrics_api.apis.smi.openapi import V3_GROUP_PATH, openapi_v3, operations, swagger_v2
+from metrics_api.apis.smi.openapi import (
+    V3_GROUP_PATH,
+    openapi_v3,
+    operations,
+    swagger_v2,
+)
 from tests.support.catalog import packs
 
 INSECURE = ssl._create_unverified_context()

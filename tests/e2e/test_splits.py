@@ -79,7 +79,12 @@ def _assert_items(listing: dict, expected: list[truth.BackendItem], context: str
     for item, want in zip(listing["items"], expected):
         assert item["apiVersion"] == "metrics.smi-spec.io/v1alpha2" and item["resource"]["kind"] == want.kind
         assert item["edge"] == {"direction": "from", "side": "client", "resource": None}, context
+        assert item["metadata"]["selfLink"] == f"{P2}/namespaces/{want.namespace}/{listing_plural(want)}/{want.name}"
         assert_matches(item, want.metrics, f"{context} {want.namespace}/{want.name} → {want.backend}")
+
+
+def listing_plural(item: truth.BackendItem) -> str:
+    return {"TrafficSplit": "trafficsplits", "HTTPRoute": "httproutes"}[item.kind]
 
 
 def test_discovery_lists_both_versions_v1alpha2_preferred(server):
@@ -151,7 +156,7 @@ def test_a_consumer_route_counts_only_its_namespace_and_granted_backends(server,
     listing = server.get(f"{P2}/namespaces/ops/httproutes/checkout?t=1m").json()
     expected = [e for e in truth.backend_items(scenario, mesh, objects(), "HTTPRoute", 60) if e.namespace == "ops"]
     assert expected[0].metrics.total > 0 and expected[1].metrics.total == 0
-    producer = [e for e in truth.backend_items(scenario, mesh, objects(), "HTTPRoute", 60, "shop")][0]
+    producer = truth.backend_items(scenario, mesh, objects(), "HTTPRoute", 60, "shop")[0]
     assert producer.metrics.total > expected[0].metrics.total   # the producer route counts every client
     _assert_items(listing, expected, f"{engine} {mesh} consumer route")
 

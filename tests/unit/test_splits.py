@@ -125,8 +125,8 @@ def test_a_route_attached_only_to_a_gateway_is_no_split(tmp_path):
     ("a: [", "not valid YAML"),
     ("apiVersion: split.smi-spec.io/v1alpha4\nkind: TrafficSplit\nmetadata: {name: s}\nspec: {backends: []}\n",
      "spec.service"),
-    ("apiVersion: split.smi-spec.io/v1alpha1\nkind: TrafficSplit\nmetadata: {name: s}\n"
-     "spec: {service: a, backends: [{service: b, weight: lots}]}\n", "weight"),
+    (("apiVersion: split.smi-spec.io/v1alpha1\nkind: TrafficSplit\nmetadata: {name: s}\n"
+      "spec: {service: a, backends: [{service: b, weight: lots}]}\n"), "weight"),
     ("kind: List\nitems: [3]\n", "Kubernetes object"),
 ])
 def test_bad_routes_files_name_the_problem(tmp_path, content, problem):

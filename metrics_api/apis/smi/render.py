@@ -46,7 +46,8 @@ def object_metadata(row: Row, timestamp: str, version: ApiVersion = V1ALPHA1) ->
     metadata: dict[str, Any] = {"name": row.resource.name}
     if not row.resource.cluster_scoped:
         metadata["namespace"] = row.resource.namespace
-    metadata["selfLink"] = link + "/edges" if row.direction else link
+    # Edge items link to the edge list; split items (direction `from`, with a backend) to the split.
+    metadata["selfLink"] = link + "/edges" if row.direction and row.backend is None else link
     metadata["creationTimestamp"] = timestamp
     return metadata
 

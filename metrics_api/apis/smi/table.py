@@ -13,7 +13,12 @@ from typing import Any
 
 import orjson
 
-from metrics_api.apis.smi.render import api_version, object_metadata, render_json, traffic_metrics
+from metrics_api.apis.smi.render import (
+    api_version,
+    object_metadata,
+    render_json,
+    traffic_metrics,
+)
 from metrics_api.core.errors import ApiError, bad_request
 from metrics_api.core.kinds import BY_NAME, SPLIT_KINDS, TRAFFICMETRICS
 from metrics_api.core.model import Answer, Ref, Row
