@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 from meshsim import VARIANTS
+from meshsim.routes import routes_yaml
 from meshsim.scenario import default_scenario
 from meshsim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
-from metrics_api.apis.smi import API_PREFIX
+from metrics_api.apis.smi import API_PREFIX, V1ALPHA2
 from metrics_api.app import serve
 from metrics_api.cli.config import Settings
 
@@ -37,9 +38,12 @@ def run_demo(variant: str, port: int) -> int:
         write_scenario(default_scenario(), [variant], workdir / "tsdb")
         with PrometheusServer(workdir / "tsdb") as prometheus:
             print(f"Prometheus ready at {prometheus.url} after {time.monotonic() - started:.1f}s", flush=True)
+            routes = workdir / "routes.yaml"   # the canary's TrafficSplits and HTTPRoutes
+            routes.write_text(routes_yaml())
             settings = Settings(prometheus_url=prometheus.url, mesh=mesh, secure_port=port, bind_address="127.0.0.1",
                                 cert_dir=str(workdir / "certs"), local=True, shutdown_delay=0, drain_timeout=2,
-                                enable_custom_metrics=True, enable_external_metrics=True)
+                                enable_custom_metrics=True, enable_external_metrics=True,
+                                routes_file=str(routes))
             kubeconfig = write_kubeconfig(workdir / "kubeconfig", port)
             _print_commands(port, prometheus.url, kubeconfig)
             try:
@@ -80,6 +84,9 @@ The SMI Traffic Metrics API is on https://127.0.0.1:{port} (self-signed certific
   {kubectl} get --raw {API_PREFIX}/namespaces/shop/deployments/api/edges
   {kubectl} get --raw '{API_PREFIX}/namespaces/shop/deployments?t=5m'
   {kubectl} get --raw {API_PREFIX}/namespaces/shop
+  {kubectl} get --raw {V1ALPHA2.prefix}/namespaces/shop/trafficsplits/checkout
+  {kubectl} get --raw {V1ALPHA2.prefix}/namespaces/shop/httproutes/checkout
+  {kubectl} get trafficsplits.metrics.smi-spec.io -A
   curl -sk https://127.0.0.1:{port}{API_PREFIX}/deployments
   curl -sk https://127.0.0.1:{port}/metrics
 

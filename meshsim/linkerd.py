@@ -62,7 +62,7 @@ def _outbound(fl, ips) -> str:
     dip = ips[(d.namespace, d.pod)]
     lab = [
         ("direction", "outbound"),
-        ("authority", f"{dw.service}.{d.namespace}.svc.cluster.local:{PORT}"),
+        ("authority", f"{fl.addressed}.{d.namespace}.svc.cluster.local:{PORT}"),
         ("target_addr", f"{dip}:{PORT}"), ("target_ip", dip), ("target_port", str(PORT)),
         ("tls", "true"), ("server_id", identity(d)),
         ("dst_control_plane_ns", CONTROL_PLANE_NS),

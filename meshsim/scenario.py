@@ -102,6 +102,12 @@ class Flow:
     protocol: Protocol = Protocol.HTTP
     grpc_statuses: tuple[tuple[int, float], ...] = ()
     no_response_ratio: float = 0.0
+    apex: str = ""  # the Service the client addressed when a traffic split sent it elsewhere ("": the destination's own)
+
+    @property
+    def addressed(self) -> str:
+        """The Service (in the destination's namespace) the client called."""
+        return self.apex or self.destination.workload.service
 
     @property
     def ok(self) -> Outcome:
@@ -245,6 +251,11 @@ LAT_MID = (3.0, 8.0, 45.0, 120.0, 260.0)
 LAT_FAST = (0.7, 2.0, 2.5, 30.0, 4.2)
 LAT_SLOW = (250.0, 900.0, 1200.0, 4000.0, 70000.0)  # 70 s: beyond Linkerd's top bucket
 LAT_DB = (1.5, 6.0, 15.0, 35.0, 600.0)
+LAT_CANARY = (6.5, 22.0, 85.0, 320.0, 1700.0)
+
+# The canary: clients address the apex Service `checkout`; a traffic split sends 90% to checkout-stable and
+# 10% to checkout-canary (slower, failing more). Split objects: meshsim.routes.
+CANARY_APEX = "checkout"
 
 
 def default_scenario(now: int | None = None) -> Scenario:
@@ -271,7 +282,9 @@ def default_scenario(now: int | None = None) -> Scenario:
     # Service "c-d", as two Deployments selected by one Service do.
     cd = W("ops", "c.d", "Deployment", 1, tier="edge")
     c_d = W("ops", "c-d", "Deployment", 1, tier="edge")
-    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb, cd, c_d)
+    stable = W("shop", "checkout-stable", "Deployment", 2, tier="backend", track="stable")
+    canary = W("shop", "checkout-canary", "Deployment", 1, tier="backend", track="canary")
+    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb, cd, c_d, stable, canary)
 
     flows: list[Flow] = []
     flows += spread(None, web, 20, 0.01, LAT_MID)  # external traffic
@@ -289,6 +302,10 @@ def default_scenario(now: int | None = None) -> Scenario:
     flows += spread(cd, c_d, 2, 0.0, LAT_MID)
     flows += spread(c_d, cd, 5, 0.2, LAT_FAST)
     flows += spread(None, idle, 0, 0.0, LAT_MID)  # series exist, never increase
+    # The canary, 90/10: web sends 2×9 rps to stable and 2×1 rps to canary; agent (ops) calls it too.
+    flows += spread(web, stable, 9, 1 / 30, LAT_MID, apex=CANARY_APEX)
+    flows += spread(web, canary, 1, 0.2, LAT_CANARY, apex=CANARY_APEX)
+    flows += spread(agent, stable, 0.5, 0.0, LAT_FAST, apex=CANARY_APEX)
     return Scenario(workloads, tuple(flows), start, end, step)
 
 

@@ -10,6 +10,7 @@ from metrics_api.cli.config import ConfigError, Settings
 from metrics_api.http.certs import ensure_self_signed, service_hosts
 from metrics_api.http.server import Server, run
 from metrics_api.http.tls import ServingTls
+from metrics_api.kube.routes import RoutesError, RoutesFile
 from metrics_api.packs.catalog import Catalog
 from metrics_api.packs.detect import Detector
 from metrics_api.packs.model import Pack
@@ -24,18 +25,29 @@ async def serve(settings: Settings) -> int:
     tls = _serving_tls(settings)
     if settings.local:
         log.warning("--local: no authentication and no Kubernetes access; listening on %s only", settings.bind_address)
-        await run(Server(settings, pack, PrometheusClient.for_settings(settings)), tls)
+        await run(Server(settings, pack, PrometheusClient.for_settings(settings), splits=routes_file(settings)), tls)
         return 0
     # Imported here: the Kubernetes client costs ~38 MiB of memory that --local mode never needs.
     from metrics_api.kube.cluster import Cluster
+    from metrics_api.kube.routes import ClusterRoutes
 
     cluster = await Cluster.connect(settings, pack, tls)
     try:
         await run(Server(settings, pack, PrometheusClient.for_settings(settings), gate=cluster.gate,
-                         workloads=cluster.workloads), tls)
+                         workloads=cluster.workloads, splits=ClusterRoutes(cluster.kube)), tls)
     finally:
         await cluster.close()
     return 0
+
+
+def routes_file(settings: Settings) -> RoutesFile | None:
+    """--routes-file: the split objects --local mode serves as v1alpha2 trafficsplits/httproutes."""
+    if not settings.routes_file:
+        return None
+    try:
+        return RoutesFile(Path(settings.routes_file))
+    except RoutesError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def catalog_for(settings: Settings) -> Catalog:

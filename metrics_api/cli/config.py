@@ -49,6 +49,7 @@ class Settings:
     prometheus_cert_file: str | None = None
     prometheus_key_file: str | None = None
     query_packs: str | None = None
+    routes_file: str | None = None   # --local: TrafficSplits/HTTPRoutes for v1alpha2 (docs/canary.md)
     # Limits and degradation (docs/operations.md).
     cache_max_entries: int = 4096
     cache_max_bytes: int = 64 << 20
@@ -108,6 +109,9 @@ FLAGS: dict[str, tuple[Any, str]] = {
                                     "metrics); only one backend per group may exist in a cluster"),
     "enable-external-metrics": (bool, "also serve external.metrics.k8s.io v1beta1 (HPA External metrics, Flagger); "
                                       "only one backend per group may exist in a cluster"),
+    "routes-file": (str, "--local only: a YAML List of TrafficSplits, HTTPRoutes and ReferenceGrants (as `kubectl get "
+                         "trafficsplits,httproutes,referencegrants -A -o yaml` prints) served as v1alpha2 "
+                         "trafficsplits/httproutes"),
     "config": (str, "YAML file with any of these settings (keys as flag names with _ for -)"),
 }
 
@@ -197,6 +201,8 @@ def _validate(values: dict[str, Any]) -> Settings:
             raise ConfigError(f"--{key.replace('_', '-')} {converted[key]!r} is not a valid Kubernetes name")
     if converted.get("write_ca_bundle") and (converted.get("tls_cert_file") or converted.get("local")):
         raise ConfigError("--write-ca-bundle writes the generated CA: it goes with neither --tls-cert-file nor --local")
+    if converted.get("routes_file") and not converted.get("local"):
+        raise ConfigError("--routes-file goes with --local: in a cluster the splits are read from the Kubernetes API")
     if bool(converted.get("tls_cert_file")) != bool(converted.get("tls_private_key_file")):
         raise ConfigError("--tls-cert-file and --tls-private-key-file go together")
     if converted.get("local"):

@@ -80,7 +80,7 @@ def parse_table(table: dict[str, Any]) -> list[Sample]:
 
 
 def parse_item(item: dict[str, Any], shown: Mapping[str, str] | None = None) -> Sample:
-    metrics = {metric["name"]: parse_quantity(metric["value"]) for metric in item["metrics"]}
+    metrics = {metric["name"]: float(parse_quantity(metric["value"])) for metric in item["metrics"]}
     success, failure = metrics["success_count"], metrics["failure_count"]
     idle = success + failure <= 0
 

@@ -25,8 +25,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("services", "Service", "service", True, False),
     Kind("namespaces", "Namespace", "namespace", False, False),
 )
+# Traffic splits (metrics.smi-spec.io v1alpha2 only): measured per backend, not served by packs' `kinds`.
+TRAFFICSPLIT = Kind("trafficsplits", "TrafficSplit", "trafficsplit", True, False)
+HTTPROUTE = Kind("httproutes", "HTTPRoute", "httproute", True, False)
+SPLIT_KINDS: tuple[Kind, ...] = (TRAFFICSPLIT, HTTPROUTE)
 BY_PLURAL: dict[str, Kind] = {k.plural: k for k in KINDS}
-BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS + SPLIT_KINDS}
 WORKLOAD_KINDS: tuple[Kind, ...] = tuple(k for k in KINDS if k.workload)
 
 # The namespaced resource that lists every workload of a namespace, whatever its kind.

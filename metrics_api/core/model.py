@@ -25,6 +25,12 @@ class Measure(StrEnum):
     P50 = "p50"
 
 
+class Side(StrEnum):
+    """Which proxy measured a row's numbers (metrics.smi-spec.io v1alpha2 `edge.side`)."""
+    CLIENT = "client"
+    SERVER = "server"
+
+
 # Latency quantiles, computed from the buckets (pipeline/quantile.py).
 QUANTILES: dict[Measure, float] = {Measure.P99: 0.99, Measure.P90: 0.9, Measure.P50: 0.5}
 
@@ -41,6 +47,7 @@ class Target:
     label_selector: str | None = None
     group: str = ""              # the API group named in messages about the object ("" = core)
     field_selector: str | None = None   # lists only: metadata.name / metadata.namespace (validated at routing)
+    version: str = "v1alpha1"    # the API version of the path (v1alpha2 adds edge.side and backends)
 
     @property
     def is_list(self) -> bool:
@@ -74,6 +81,14 @@ class Ref:
 NO_PEER = Ref("", "", "")
 
 
+@dataclass(frozen=True)
+class Backend:
+    """One backend of a traffic split or route: the Service it sends to and its weight."""
+    apex: str      # the root (TrafficSplit) or parent (HTTPRoute) Service
+    name: str      # the backend Service
+    weight: int
+
+
 @dataclass
 class Row:
     resource: Ref
@@ -82,6 +97,8 @@ class Row:
     success: float = 0.0
     failure: float = 0.0
     latency_ms: dict[Measure, float] = field(default_factory=dict)   # p50/p90/p99; absent = no data
+    side: Side | None = None         # the proxy that reported it (None: not known, e.g. zeros of an idle object)
+    backend: Backend | None = None   # split and route items only
 
     @property
     def sort_key(self) -> tuple[str, str, str, Ref]:
@@ -95,8 +112,8 @@ class Answer:
     rows: list[Row]      # a get: exactly one row; a list or an edge list: every item, sorted
     at: float            # evaluation instant (unix seconds)
     path: str            # the request path (a list's selfLink)
-    root: Ref | None     # an edge list: the measured object; otherwise None
+    root: Ref | None     # an edge list: the measured object; a split's get: the split; otherwise None
 
     @property
     def is_object(self) -> bool:
-        return self.target.name is not None and not self.target.edges
+        return self.target.name is not None and not self.target.edges and self.root is None

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
+from fractions import Fraction
 
 _SUFFIXES = {-3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
 MAX_INT64 = (1 << 63) - 1
@@ -36,17 +38,6 @@ def milli_quantity(value: float) -> str:
         milli *= 10
         exponent -= 1
     return f"{milli}{_SUFFIXES[exponent]}"
-
-
-_SCALE = {suffix: 10.0 ** exponent for exponent, suffix in _SUFFIXES.items()}
-
-
-def parse_quantity(text: str) -> float:
-    """The value of a decimal-SI quantity as `milli_quantity` writes it (`991m`, `20`, `1k`). Raises ValueError."""
-    scale = _SCALE.get(text[-1:]) if text[-1:].isalpha() else 1.0
-    if scale is None:
-        raise ValueError(f"invalid quantity {text!r}")
-    return float(text[:-1] if text[-1:].isalpha() else text) * scale
 
 
 # Nanoseconds per unit, as Go's time.unitMap (golang/go src/time/format.go).
@@ -158,3 +149,25 @@ def _trim(number: float) -> str:
 def rfc3339(unix_seconds: float) -> str:
     """A Kubernetes timestamp: RFC 3339, UTC, whole seconds, `Z`."""
     return datetime.fromtimestamp(int(unix_seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))(?:(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?")
+_QUANTITY_SCALE = {"": Fraction(1), "m": Fraction(1, 1000), "k": Fraction(10**3), "M": Fraction(10**6),
+                   "G": Fraction(10**9), "T": Fraction(10**12), "P": Fraction(10**15), "E": Fraction(10**18),
+                   "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
+                   "Pi": Fraction(2**50), "Ei": Fraction(2**60)}
+
+
+def parse_quantity(text: str | float) -> Fraction:
+    """A Kubernetes quantity (`500m`, `1`, `1.5k`, `2Ki`, `1e3`) as an exact fraction; ValueError otherwise.
+    YAML hands plain numbers over as int or float."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a quantity: {text!r}")   # noqa: TRY004 (a bad YAML value, reported as such)
+    if isinstance(text, float | int):
+        return Fraction(str(text))
+    match = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"not a quantity: {text!r}")
+    number, suffix, exponent = match.groups()
+    value = Fraction(number)
+    return value * (Fraction(10) ** int(exponent) if exponent else _QUANTITY_SCALE[suffix or ""])

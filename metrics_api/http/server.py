@@ -29,6 +29,7 @@ from metrics_api.pipeline.answer import MetricsApi, Workloads
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.recordings import Recordings
+from metrics_api.pipeline.splits import SplitAnswers, SplitSource
 from metrics_api.store.prometheus import PrometheusClient
 
 log = logging.getLogger("metrics_api")
@@ -59,6 +60,7 @@ class Server:
     gate: Gate | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
+    splits: SplitSource | None = None    # v1alpha2 trafficsplits/httproutes: a routes file or the Kubernetes API
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -67,11 +69,16 @@ class Server:
         self.responses = ResponseCache(fresh_seconds=settings.cache_ttl, stale_seconds=settings.stale_if_error,
                                        max_bytes=settings.cache_max_bytes)
         self.admission = InFlightLimit(settings.max_in_flight)
+        backends = self.pack.backends.view
+        split_answers = (SplitAnswers(self.pack, backends, self.splits, self.fetcher, settings.request_timeout)
+                         if backends is not None and self.splits is not None else None)
+        self.serves_splits = split_answers is not None
         recordings = Recordings(self.pack, self.prometheus) if settings.recording_rules == "auto" else None
-        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, recordings)
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads,
+                              recordings=recordings, splits=split_answers)
         # Every served API by prefix; each maps its paths onto the one pipeline (self.api) and renders the
         # Answer in its own shape.
-        self.apis = served_apis(self.pack, custom_metrics=settings.enable_custom_metrics,
+        self.apis = served_apis(self.pack, splits=self.serves_splits, custom_metrics=settings.enable_custom_metrics,
                                 external_metrics=settings.enable_external_metrics)
         self.openapi = OpenApi([api.openapi() for api in self.apis.apis])
         self._discovery = self.apis.documents

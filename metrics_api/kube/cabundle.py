@@ -22,10 +22,22 @@ ATTEMPTS = 5
 
 
 async def write_ca_bundle(kube: Kube, ca_pem: bytes, names: Sequence[str]) -> None:
-    """Into each APIService of `names` (`<version>.<group>`)."""
+    """Into each APIService of `names` (`<version>.<group>`) that exists, and at least one: an install made
+    before a version existed may lack that version's APIService, which then stays unreachable through the
+    aggregator (deploy/base/apiservice.yaml registers every version)."""
     ours = x509.load_pem_x509_certificate(ca_pem)
+    missing = []
     for name in names:
-        await _write_one(kube, f"{APISERVICES}/{name}", name, ours)
+        try:
+            await _write_one(kube, f"{APISERVICES}/{name}", name, ours)
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+            log.warning("APIService %s is not registered: that version stays unreachable through the aggregator",
+                        name)
+            missing.append(name)
+    if missing and len(missing) == len(names):
+        raise KubeError(404, f"none of the APIServices {', '.join(names)} is registered")
 
 
 async def _write_one(kube: Kube, path: str, name: str, ours: x509.Certificate) -> None:

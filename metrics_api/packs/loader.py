@@ -8,10 +8,14 @@ from typing import Any, NoReturn
 import yaml
 
 from metrics_api.core.kinds import BY_NAME, BY_PLURAL, Kind
-from metrics_api.core.model import Direction
+from metrics_api.core.model import Direction, Side
 from metrics_api.core.promql import LABEL_NAME
 from metrics_api.packs.model import (
+    NO_BACKENDS,
     VALUE_MARK,
+    ApexMatch,
+    Backends,
+    BackendView,
     Classification,
     DerivedLabel,
     FailureRule,
@@ -79,6 +83,8 @@ def parse(document: Any, path: str) -> Pack:
         kinds=kinds,
         encoding=reader.encoding(top.get("encode_values", {})),
         derived=derived,
+        sides=reader.sides(top.get("sides", {}), sources),
+        backends=reader.backends(top["backends"], sources) if "backends" in top else NO_BACKENDS,
     )
 
 
@@ -191,6 +197,45 @@ class _Reader:
         if not GROUPED_BY_LE.search(text):
             self.fail(where, "the buckets must keep the `le` label (sum by (le, {{by}}) (...))")
         return text
+
+    def sides(self, spec: Any, sources: dict[str, Source]) -> dict[str, Side]:
+        """`sides: {<source>: client|server}`: which proxy reports each source (v1alpha2 edge.side)."""
+        sides = {}
+        for name, side in self.mapping(spec, "sides").items():
+            if name not in sources:
+                self.fail(f"sides.{name}", "no source of that name under `sources`")
+            if side not in tuple(Side):
+                self.fail(f"sides.{name}", "must be client or server")
+            sides[name] = Side(side)
+        return sides
+
+    def backends(self, spec: Any, sources: dict[str, Source]) -> Backends:
+        """`backends`: how the mesh observes the backends of traffic splits (client side), or
+        `{unobservable: <why>}`."""
+        spec = self.mapping(spec, "backends")
+        if "unobservable" in spec:
+            return Backends(None, self.text(spec["unobservable"], "backends.unobservable"))
+        source = self.text(spec.get("source"), "backends.source")
+        if source not in sources:
+            self.fail("backends.source", f"no source named {source!r} under `sources`")
+        backend = self.mapping(spec.get("backend"), "backends.backend")
+        namespace = backend.get("namespace")
+        identity = Identity(name=self.label(backend.get("name"), "backends.backend.name"),
+                            namespace=self.label(namespace, "backends.backend.namespace") if namespace else None)
+        apex = None
+        if "apex" in spec:
+            apex_spec = self.mapping(spec["apex"], "backends.apex")
+            pattern = self.text(apex_spec.get("match"), "backends.apex.match")
+            if pattern.count("{name}") != 1 or pattern.count("{namespace}") != 1:
+                self.fail("backends.apex.match", "must contain {name} and {namespace} once each")
+            try:
+                re.compile(pattern.replace("{name}", "x").replace("{namespace}", "x"))
+            except re.error as exc:
+                self.fail("backends.apex.match", f"not a valid regular expression: {exc}")
+            apex = ApexMatch(self.label(apex_spec.get("label"), "backends.apex.label"), pattern)
+        client = spec.get("client_namespace")
+        client = self.label(client, "backends.client_namespace") if client is not None else None
+        return Backends(BackendView(sources[source], identity, apex, client))
 
     def encoding(self, spec: Any) -> tuple[tuple[str, str], ...]:
         pairs = []

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from metrics_api.core.kinds import Kind
-from metrics_api.core.model import Direction
+from metrics_api.core.model import Direction, Side
 
 VALUE_MARK = "{value}"
 KIND_BLIND_PEER = "Deployment"   # the kind reported for a workload peer whose series carry no kind   # where a derived label's value sits in the pattern of the label it comes from
@@ -112,6 +112,34 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class ApexMatch:
+    """A label naming the Service a client addressed, and its pattern: `{name}` and `{namespace}` stand
+    for the apex Service's escaped name and namespace."""
+    label: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class BackendView:
+    """How a mesh sees the backends of a traffic split from the client side: the source, the labels naming
+    the backend Service, and where the mesh records it, the addressed apex and the client's namespace."""
+    source: Source
+    backend: Identity
+    apex: ApexMatch | None = None        # None: requests are counted per backend whatever Service was addressed
+    client_namespace: str | None = None  # label holding the client's namespace (GAMMA consumer routes)
+
+
+@dataclass(frozen=True)
+class Backends:
+    """A pack's `backends` key: a view, or why the mesh cannot observe backends."""
+    view: BackendView | None
+    unobservable: str = ""
+
+
+NO_BACKENDS = Backends(None, "the query pack does not say how it observes traffic-split backends")
+
+
+@dataclass(frozen=True)
 class Pack:
     name: str
     path: str
@@ -123,6 +151,11 @@ class Pack:
     kinds: dict[str, KindSupport]
     encoding: tuple[tuple[str, str], ...] = ()        # (name character, as the mesh writes it)
     derived: dict[str, DerivedLabel] = field(default_factory=dict)
+    sides: dict[str, Side] = field(default_factory=dict)   # source name → the proxy that reports it
+    backends: Backends = NO_BACKENDS
+
+    def side(self, view: View | BackendView) -> Side | None:
+        return self.sides.get(view.source.name)
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)

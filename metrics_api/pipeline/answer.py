@@ -5,13 +5,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from metrics_api.core.errors import bad_request, not_found
+from metrics_api.core.kinds import BY_NAME, SPLIT_KINDS
 from metrics_api.core.model import Answer, Direction, Ref, Row, Target
 from metrics_api.kube.fields import parse_field_selector
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
-from metrics_api.pipeline.normalize import normalize
+from metrics_api.pipeline.normalize import normalize, resource_side
 from metrics_api.pipeline.plan import NOTHING_RECORDED, plan, plan_existence
 from metrics_api.pipeline.recordings import Recordings
+from metrics_api.pipeline.splits import SplitAnswers
 
 
 class Workloads(Protocol):
@@ -31,9 +33,14 @@ class MetricsApi:
     budget: float   # seconds a request may spend waiting for Prometheus
     workloads: Workloads | None = None
     recordings: Recordings | None = None   # recording rules the store holds (None: never used)
+    splits: SplitAnswers | None = None   # v1alpha2 trafficsplits/httproutes, when served
 
     async def answer(self, target: Target, path: str, at: float) -> Answer:
         """The rows `target` names, measured at the evaluation instant `at`."""
+        if target.kinds[0] in SPLIT_KINDS:
+            if self.splits is None:   # routing serves split plurals only with a SplitAnswers
+                raise not_found(f"{target.plural} are not served")
+            return await self.splits.answer(target, path, at)
         if target.label_selector is not None and self.workloads is None:
             raise bad_request("labelSelector needs the workloads' labels from the Kubernetes API, "
                               "which --local mode does not use")
@@ -66,7 +73,7 @@ class MetricsApi:
         found = await self.workloads.find(target) if self.workloads is not None else None
         if found is None:
             raise self._unknown(target)
-        return Row(found, Direction.RESOURCE, None)
+        return Row(found, Direction.RESOURCE, None, side=resource_side(self.pack, BY_NAME[found.kind]))
 
     @staticmethod
     def _unknown(target: Target):

@@ -5,8 +5,8 @@ import math
 from collections.abc import Sequence
 
 from metrics_api.core.errors import internal
-from metrics_api.core.kinds import BY_NAME
-from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row
+from metrics_api.core.kinds import BY_NAME, Kind
+from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row, Side
 from metrics_api.core.quantity import MAX_INT64
 from metrics_api.packs.model import KIND_BLIND_PEER, Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
@@ -27,7 +27,7 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
             for item in series:
                 key = _key(pack, query, item["metric"])
                 if key is not None and key not in rows:
-                    rows[key] = Row(key[0], Direction.RESOURCE, None)
+                    rows[key] = Row(key[0], Direction.RESOURCE, None, side=resource_side(pack, query.kind))
         elif query.measure is Measure.COUNTS:
             for item in series:
                 key = _key(pack, query, item["metric"])
@@ -35,8 +35,8 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     continue
                 row = rows.get(key)
                 if row is None:
-                    row = rows[key] = Row(key[0], query.direction, key[2])
-                value = _number(item)
+                    row = rows[key] = Row(key[0], query.direction, key[2], side=pack.side(query.view))
+                value = number(item)
                 if pack.classify.is_failure(item["metric"]):
                     row.failure = min(row.failure + value, LARGEST)
                 else:
@@ -83,7 +83,13 @@ def _sample(item: Series) -> float | None:
         return None
 
 
-def _number(item: Series) -> float:
+def resource_side(pack: Pack, kind: Kind) -> Side | None:
+    """The proxy side that reports a resource's own numbers (zeros of an idle resource included)."""
+    support = pack.support(kind.plural)
+    return pack.side(support.resource) if support else None
+
+
+def number(item: Series) -> float:
     """The sample's value; NaN, infinities and negatives count as 0. The client checked the shape."""
     try:
         value = float(item["value"][1])

@@ -137,3 +137,14 @@ def _equals(pack: Pack, derived: dict[str, DerivedLabel], label: str, value: str
     if parsed is None:
         return promql.equals(label, written)
     return promql.matches(parsed.source, parsed.pattern.replace(VALUE_MARK, promql.regex_escape(written)))
+
+
+def one_of(pack: Pack, label: str, values: list[str]) -> str:
+    """A matcher for `label` holding any of the names `values` (encoded; a derived label is matched
+    through the label it is parsed from)."""
+    written = [promql.regex_escape(pack.encode(value)) for value in values]
+    alternation = written[0] if len(written) == 1 else "(?:" + "|".join(written) + ")"
+    derived = pack.derived.get(label)
+    if derived is None:
+        return promql.matches(label, alternation)
+    return promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, alternation))

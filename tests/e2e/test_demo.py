@@ -30,6 +30,10 @@ def test_demo_serves_generated_traffic_and_cleans_up(prometheus):   # the fixtur
         url = f"https://127.0.0.1:{port}/apis/metrics.smi-spec.io/v1alpha1/namespaces/shop/deployments/web"
         reply = _wait_for(lambda: https_request(url))
         assert reply.status == 200 and reply.json()["resource"]["name"] == "web"
+        split = https_request(f"https://127.0.0.1:{port}/apis/metrics.smi-spec.io/v1alpha2/namespaces/shop/"
+                              "trafficsplits/checkout").json()   # the canary, from the demo's routes file
+        assert [(i["backend"]["name"], i["backend"]["weight"]) for i in split["items"]] == \
+            [("checkout-stable", 900), ("checkout-canary", 100)]
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=30)
         assert demo.returncode == 0, rest

@@ -172,6 +172,12 @@ def test_apiservice(mesh):
     assert 0 < spec["groupPriorityMinimum"] <= 1000
     assert spec["versionPriority"] > 0
     assert spec.get("insecureSkipTLSVerify") is not True
+    # v1alpha2 from the same Service, preferred (higher versionPriority), patched like v1alpha1
+    newer = one(docs, "APIService", "v1alpha2.metrics.smi-spec.io")["spec"]
+    assert (newer["group"], newer["version"], newer["service"]) == (GROUP, "v1alpha2", spec["service"])
+    assert newer["versionPriority"] > spec["versionPriority"] and newer.get("insecureSkipTLSVerify") is not True
+    assert one(docs, "APIService", "v1alpha2.metrics.smi-spec.io")["metadata"].get("annotations") == \
+        one(docs, "APIService", APISERVICE)["metadata"].get("annotations")
     if "caBundle" in spec:  # if present it must at least be base64 PEM
         assert b"BEGIN CERTIFICATE" in base64.b64decode(spec["caBundle"])
 

@@ -43,7 +43,8 @@ def test_aggregated_discovery_v2(server):
     body = reply.json()
     assert (body["kind"], body["apiVersion"]) == ("APIGroupDiscoveryList", "apidiscovery.k8s.io/v2")
     [group] = body["items"]
-    [version] = group["versions"]
+    assert [v["version"] for v in group["versions"]] == ["v1alpha2", "v1alpha1"]   # preferred first
+    version = group["versions"][1]
     assert group["metadata"]["name"] == "metrics.smi-spec.io" and version["version"] == "v1alpha1"
     assert [(r["resource"], r["singularResource"], r["scope"]) for r in version["resources"]] == LINKERD_RESOURCES
     for resource in version["resources"]:

@@ -507,3 +507,31 @@ def test_cost_of_authentication_and_authorization(api_server, cluster_server, pr
     print(f"  overhead: cached {report['front proxy, cached decision'][0] - base:+.2f} ms, "
           f"uncached {report['front proxy, new user (SAR each)'][0] - base:+.2f} ms (median)")
     assert report["front proxy, cached decision"][0] < base + 5
+
+
+# ---------------------------------------------------------------- traffic splits from the cluster (v1alpha2)
+
+def test_splits_are_read_from_the_versions_the_cluster_serves(stub, cluster_server, proxy_cert):
+    """ClusterRoutes asks /apis which split.smi-spec.io and gateway versions exist and lists those."""
+    from meshsim.routes import objects
+
+    by_plural = {"TrafficSplit": "trafficsplits", "HTTPRoute": "httproutes", "ReferenceGrant": "referencegrants"}
+    stub.route_objects = {}
+    for obj in objects():
+        stub.route_objects.setdefault(by_plural[obj["kind"]], []).append(obj)
+    stub.served_groups = {"split.smi-spec.io": ["v1alpha2"], "gateway.networking.k8s.io": ["v1beta1"]}
+    client = Client(cluster_server("linkerd"), proxy_cert)
+    try:
+        code, listing = client.get("/apis/metrics.smi-spec.io/v1alpha2/namespaces/shop/trafficsplits/checkout-v1alpha4",
+                                   as_user("alice"))
+        assert code == 200, listing
+        assert [(i["backend"]["name"], i["backend"]["weight"]) for i in listing["items"]] == \
+            [("checkout-stable", 90), ("checkout-canary", 10)]
+        code, routes = client.get("/apis/metrics.smi-spec.io/v1alpha2/namespaces/ops/httproutes", as_user("alice"))
+        assert code == 200 and [i["backend"]["apex"] for i in routes["items"]] == ["checkout", "checkout"]
+    finally:
+        client.close()
+    assert "/apis/split.smi-spec.io/v1alpha2/trafficsplits" in stub.list_calls
+    assert "/apis/gateway.networking.k8s.io/v1beta1/httproutes" in stub.list_calls
+    assert any(review["resourceAttributes"]["version"] == "v1alpha2" and
+               review["resourceAttributes"]["resource"] == "trafficsplits" for review in stub.subject_access_reviews)

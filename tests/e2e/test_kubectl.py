@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from meshsim.demo import write_kubeconfig
-from metrics_api.apis.smi import API_PREFIX
+from meshsim.routes import objects, routes_yaml
+from metrics_api.apis.smi import API_PREFIX, V1ALPHA2
 from metrics_api.core.kinds import TRAFFICMETRICS
 from tests.support import truth
 from tests.support.catalog import packs
@@ -23,6 +24,7 @@ KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH: install kubectl to run the kubectl suite")
 
 P = API_PREFIX
+P2 = V1ALPHA2.prefix   # the preferred version: what `kubectl get` uses
 WINDOW = 30   # kubectl get cannot pass ?t=: every table is the default window
 HEADER = ["NAME", "KIND", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P90", "LATENCY_P99", "WINDOW"]
 WIDE = ["SUCCESS_COUNT", "FAILURE_COUNT"]
@@ -129,7 +131,8 @@ def test_api_resources_lists_every_plural_the_pack_serves(kubectl):
     listed = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert set(listed) == {*packs.load("linkerd").kinds, TRAFFICMETRICS}
     for name, (api_version, namespaced, kind, verbs, *_) in listed.items():
-        assert (api_version, kind, verbs) == ("metrics.smi-spec.io/v1alpha1", "TrafficMetrics", "get,list"), name
+        # kubectl shows the preferred version
+        assert (api_version, kind, verbs) == ("metrics.smi-spec.io/v1alpha2", "TrafficMetrics", "get,list"), name
         assert namespaced == ("false" if name == "namespaces" else "true"), name
 
 
@@ -140,7 +143,7 @@ def test_kubectl_maps_every_plural_of_the_group_to_one_resource(kubectl):
     for plural in ("deployments", "statefulsets", "pods"):
         done = kubectl.run("get", f"{plural}.metrics.smi-spec.io", "-n", "shop", "-v=6")
         requests = re.findall(r"GET (https://\S+)", done.stderr)
-        assert requests[-1].split("?")[0].endswith(f"{P}/namespaces/shop/{TRAFFICMETRICS}"), requests
+        assert requests[-1].split("?")[0].endswith(f"{P2}/namespaces/shop/{TRAFFICMETRICS}"), requests
 
 
 # -- tables ----------------------------------------------------------------------------------------------
@@ -204,6 +207,29 @@ def test_istio_table(kubectl_for, scenario):
     header, rows = kubectl_for("istio").table(TRAFFICMETRICS, "-n", "shop", "-o", "wide")
     assert header == HEADER + WIDE
     assert_workload_table(rows, scenario, "istio", "shop")
+
+
+@pytest.fixture(scope="module")
+def kubectl_splits(api_server, tmp_path_factory) -> Kubectl:
+    """kubectl against a Linkerd server that also serves the canary's routes file (v1alpha2 splits)."""
+    home = tmp_path_factory.mktemp("kubectl-splits")
+    routes = home / "routes.yaml"
+    routes.write_text(routes_yaml())
+    server = api_server("linkerd", "--routes-file", str(routes))
+    return Kubectl(write_kubeconfig(home / "kubeconfig", server.port), home / "cache")
+
+
+@pytest.mark.parametrize("resource, kind", [("trafficsplits", "TrafficSplit"), ("httproutes", "HTTPRoute")])
+def test_split_table(kubectl_splits, scenario, resource, kind):
+    header, rows = kubectl_splits.table(f"{resource}.metrics.smi-spec.io", "-A")
+    assert header == ["NAMESPACE", "NAME", "APEX", "BACKEND", "WEIGHT", *HEADER[2:]]
+    expected = truth.backend_items(scenario, "linkerd", objects(), kind, WINDOW)
+    assert [(r["NAMESPACE"], r["NAME"], r["APEX"], r["BACKEND"], int(r["WEIGHT"])) for r in rows] == \
+        [(e.namespace, e.name, e.apex, e.backend, e.weight) for e in expected]
+    for row, item in zip(rows, expected):
+        assert_row(row, item.metrics, f"{item.name} {item.backend}")
+    _, one = kubectl_splits.table(f"{resource}.metrics.smi-spec.io", "checkout", "-n", "shop")
+    assert [row["BACKEND"] for row in one] == ["checkout-stable", "checkout-canary"]
 
 
 # -- JSON ------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from metrics_api.apis.smi import API_PREFIX
+from metrics_api.apis.smi import API_PREFIX, V1ALPHA2
 from metrics_api.apis.smi.openapi import V3_GROUP_PATH, openapi_v3, swagger_v2
 from tests.support.catalog import packs
 
@@ -74,7 +74,9 @@ def test_documents_are_self_contained_and_name_the_kinds(mesh):
              for gvk in schema.get("x-kubernetes-group-version-kind", [])}
     assert kinds == {"TrafficMetrics", "TrafficMetricsList"}
     paths = set(v3["paths"])
-    assert paths == set(v2["paths"]) == PATHS[mesh]
+    assert paths == PATHS[mesh]
+    # Swagger 2.0 holds every version: v1alpha2 serves the same paths under its own prefix.
+    assert set(v2["paths"]) == paths | {path.replace(API_PREFIX, V1ALPHA2.prefix) for path in PATHS[mesh]}
     ids = [op["get"]["operationId"] for op in v3["paths"].values()]
     assert len(ids) == len(set(ids))
 
@@ -114,6 +116,27 @@ def test_v3_hash_rules(server):
     assert unhashed.status == 200 and unhashed.getheader("Cache-Control") is None
     revalidated = raw_get(server, current, {"If-None-Match": fresh.getheader("ETag")})
     assert revalidated.status == 304
+
+
+def test_v1alpha2_document_has_side_backend_and_the_split_kinds():
+    pack = packs.load("linkerd")
+    v3 = openapi_v3(pack, V1ALPHA2, splits=True)
+    schemas = v3["components"]["schemas"]
+    prefix = "io.smi-spec.metrics.v1alpha2."
+    assert schemas[prefix + "Edge"]["properties"]["side"]["enum"] == ["client", "server"]
+    assert set(schemas[prefix + "Backend"]["properties"]) == {"apex", "name", "weight"}
+    kinds = {gvk["kind"] for gvk in schemas[prefix + "TrafficMetricsList"]["x-kubernetes-group-version-kind"]}
+    assert kinds == {"TrafficMetricsList", "TrafficSplitMetrics", "HTTPRouteMetrics"}
+    split_get = v3["paths"][f"{V1ALPHA2.prefix}/namespaces/{{namespace}}/trafficsplits/{{name}}"]["get"]
+    assert split_get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("TrafficMetricsList")
+    assert refs(v3) == {"#/components/schemas/" + name for name in schemas}
+
+
+def test_v3_root_lists_both_versions(server):
+    paths = server.get("/openapi/v3").json()["paths"]
+    assert set(paths) == {"apis/metrics.smi-spec.io/v1alpha1", "apis/metrics.smi-spec.io/v1alpha2"}
+    v2 = server.get(paths["apis/metrics.smi-spec.io/v1alpha2"]["serverRelativeURL"])
+    assert v2.status == 200 and any(p.startswith(V1ALPHA2.prefix) for p in v2.json()["paths"])
 
 
 def test_unknown_openapi_path_is_404(server):

@@ -43,6 +43,7 @@ APISERVICES = "/apis/apiregistration.k8s.io/v1/apiservices"
 SMI_APISERVICE = "v1alpha1.metrics.smi-spec.io"
 # The APIServices the stand-in has: ours, and the optional autoscaling ones (deploy/components/autoscaling).
 APISERVICE_GROUPS = {SMI_APISERVICE: ("metrics.smi-spec.io", "v1alpha1"),
+                     "v1alpha2.metrics.smi-spec.io": ("metrics.smi-spec.io", "v1alpha2"),
                      "v1beta2.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta2"),
                      "v1beta1.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta1"),
                      "v1beta1.external.metrics.k8s.io": ("external.metrics.k8s.io", "v1beta1")}
@@ -165,6 +166,9 @@ class KubeStub:
                    "metadata": {"name": name, "resourceVersion": "1"},
                    "spec": {"group": group, "version": version, "groupPriorityMinimum": 100, "versionPriority": 100}}
             for name, (group, version) in APISERVICE_GROUPS.items()}
+        # Split objects (CRDs): group → the versions the cluster serves, and the objects of each plural.
+        self.served_groups: dict[str, list[str]] = {}
+        self.route_objects: dict[str, list[dict[str, Any]]] = {}
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
@@ -217,6 +221,8 @@ class KubeStub:
         for plural, (base, _, _) in API.items():
             app.router.add_get(f"{base}/{plural}", self._list)
             app.router.add_get(f"{base}/namespaces/{{namespace}}/{plural}", self._list)
+        app.router.add_get("/apis", self._api_groups)
+        app.router.add_get("/apis/{group}/{version}/{plural}", self._list_routes)
         cert, key = self.serving_ca.issue("stub-kube-apiserver", server_hosts=("localhost", "127.0.0.1"))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
@@ -304,6 +310,22 @@ class KubeStub:
             metadata["remainingItemCount"] = len(items) - start - limit
         return json({"kind": f"{kind}List", "apiVersion": api_version, "metadata": metadata,
                      "items": [{"kind": kind, "apiVersion": api_version, **o} for o in page]})
+
+
+    async def _api_groups(self, request: web.Request) -> web.Response:
+        groups = [{"name": name, "versions": [{"groupVersion": f"{name}/{v}", "version": v} for v in versions],
+                   "preferredVersion": {"groupVersion": f"{name}/{versions[0]}", "version": versions[0]}}
+                  for name, versions in self.served_groups.items()]
+        return json({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    async def _list_routes(self, request: web.Request) -> web.Response:
+        group, version, plural = (request.match_info[k] for k in ("group", "version", "plural"))
+        self.list_calls.append(request.path_qs)
+        if version not in self.served_groups.get(group, []):
+            return status(404, "NotFound", "the server could not find the requested resource")
+        items = [o for o in self.route_objects.get(plural, []) if o["apiVersion"].startswith(f"{group}/")]
+        return json({"kind": "List", "apiVersion": f"{group}/{version}", "metadata": {"resourceVersion": "1"},
+                     "items": [{**o, "apiVersion": f"{group}/{version}"} for o in items]})
 
 
 def json(body: dict[str, Any], code: int = 200) -> web.Response:

@@ -259,3 +259,58 @@ def all_flow_sets(scenario: Scenario) -> Iterable[tuple[str, list[Flow]]]:
             yield f"{ref}", inbound_flows(scenario, ref)
             for (d, peer), fls in edge_groups(scenario, ref).items():
                 yield f"{ref} {d} {peer}", fls
+
+
+# -- traffic-split backends (v1alpha2) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendItem:
+    kind: str          # TrafficSplit | HTTPRoute
+    namespace: str     # of the split or route
+    name: str
+    apex: str
+    backend: str
+    weight: int
+    metrics: Metrics
+
+
+def backend_flows(scenario: Scenario, apex: tuple[str, str], backend: tuple[str, str],
+                  clients: str | None) -> list[Flow]:
+    """Meshed clients' requests addressed to the apex Service that reached the backend Service (a GAMMA
+    consumer route: only clients in the route's namespace)."""
+    return [fl for fl in scenario.flows
+            if fl.source is not None and (fl.destination.namespace, fl.addressed) == apex
+            and (fl.destination.namespace, fl.destination.workload.service) == backend
+            and (clients is None or fl.source.namespace == clients)]
+
+
+def _weight(value) -> int:
+    """TrafficSplit v1alpha1 quantities in thousandths (`900m` → 900), integers as they are."""
+    return int(value[:-1]) if isinstance(value, str) and value.endswith("m") else int(value)
+
+
+def backend_items(scenario: Scenario, mesh: str, objects: list[dict], kind: str, window: float,
+                  namespace: str | None = None) -> list[BackendItem]:
+    """Expected items of `trafficsplits`/`httproutes` (kind TrafficSplit/HTTPRoute) for the split objects."""
+    grants = {(o["metadata"]["namespace"], f["namespace"], t.get("name"))
+              for o in objects if o["kind"] == "ReferenceGrant" for f in o["spec"]["from"] for t in o["spec"]["to"]}
+    items = []
+    for obj in objects:
+        ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        if obj["kind"] != kind or (namespace is not None and ns != namespace):
+            continue
+        if kind == "TrafficSplit":
+            apex, clients = (ns, obj["spec"]["service"]), None
+            backends = [((ns, b["service"]), _weight(b["weight"]), True) for b in obj["spec"]["backends"]]
+        else:
+            parent = obj["spec"]["parentRefs"][0]
+            apex = (parent.get("namespace", ns), parent["name"])
+            clients = ns if apex[0] != ns else None
+            backends = [((b.get("namespace", ns), b["name"]), b.get("weight", 1),
+                         b.get("namespace", ns) == ns or (b["namespace"], ns, b["name"]) in grants)
+                        for rule in obj["spec"]["rules"] for b in rule["backendRefs"]]
+        for backend, weight, permitted in backends:
+            flows = backend_flows(scenario, apex, backend, clients) if permitted else []
+            items.append(BackendItem(kind, ns, name, apex[1], backend[1], weight, metrics_of(flows, mesh, window)))
+    return sorted(items, key=lambda item: (item.namespace, item.name))

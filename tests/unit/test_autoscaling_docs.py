@@ -12,6 +12,7 @@ import yaml
 
 from metrics_api.apis.external_metrics.api import ExternalMetricsApi
 from metrics_api.apis.metric_values import Metric
+from metrics_api.apis.smi import V1ALPHA1
 from metrics_api.apis.smi.api import SmiApi
 from metrics_api.apis.smi.render import render_json
 from metrics_api.core.model import Answer, Direction, Ref, Row
@@ -156,7 +157,7 @@ def test_keda_scaled_object_reads_request_rate_from_the_smi_path():
     assert token["serviceAccountName"] in {sa["metadata"]["name"] for sa in of_kind("ServiceAccount")}
     url = urllib.parse.urlsplit(trigger["metadata"]["url"])
     assert (url.scheme, url.hostname) == ("https", "kubernetes.default.svc")
-    route = SmiApi(packs.load("linkerd")).route(url.path, dict(urllib.parse.parse_qsl(url.query)))
+    route = SmiApi(packs.load("linkerd"), V1ALPHA1, splits=False).route(url.path, dict(urllib.parse.parse_qsl(url.query)))
     # GJSON `metrics.#(name=="request_rate").value` on the object this path answers.
     match = re.fullmatch(r'metrics\.#\(name=="(\w+)"\)\.value', trigger["metadata"]["valueLocation"])
     assert match

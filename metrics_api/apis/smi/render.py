@@ -5,19 +5,19 @@ from typing import Any
 
 import orjson
 
-from metrics_api.apis.smi import API_PREFIX, GROUP_VERSION
+from metrics_api.apis.smi import BY_VERSION, V1ALPHA1, ApiVersion
 from metrics_api.core.kinds import BY_NAME
-from metrics_api.core.model import Answer, Ref, Row, Target
+from metrics_api.core.model import Answer, Backend, Ref, Row, Target
 from metrics_api.core.quantity import format_go_duration, milli_quantity, rfc3339
 
 LATENCY_METRICS = (("p99_response_latency", "p99"), ("p90_response_latency", "p90"), ("p50_response_latency", "p50"))
 
 
-def self_link(ref: Ref) -> str:
+def self_link(ref: Ref, version: ApiVersion = V1ALPHA1) -> str:
     plural = BY_NAME[ref.kind].plural
     if ref.cluster_scoped:
-        return f"{API_PREFIX}/{plural}/{ref.name}"
-    return f"{API_PREFIX}/namespaces/{ref.namespace}/{plural}/{ref.name}"
+        return f"{version.prefix}/{plural}/{ref.name}"
+    return f"{version.prefix}/namespaces/{ref.namespace}/{plural}/{ref.name}"
 
 
 def reference(ref: Ref) -> dict[str, str]:
@@ -42,32 +42,51 @@ def metrics(row: Row, window: float) -> list[dict[str, str]]:
     return items
 
 
-def object_metadata(row: Row, timestamp: str) -> dict[str, Any]:
+def object_metadata(row: Row, timestamp: str, version: ApiVersion = V1ALPHA1) -> dict[str, Any]:
     """An item's metadata (also a Table row's PartialObjectMetadata)."""
-    link = self_link(row.resource)
+    link = self_link(row.resource, version)
     metadata: dict[str, Any] = {"name": row.resource.name}
     if not row.resource.cluster_scoped:
         metadata["namespace"] = row.resource.namespace
-    metadata["selfLink"] = link + "/edges" if row.direction else link
+    # Edge items link to the edge list; split items (direction `from`, with a backend) to the split.
+    metadata["selfLink"] = link + "/edges" if row.direction and row.backend is None else link
     metadata["creationTimestamp"] = timestamp
     return metadata
 
 
-def traffic_metrics(row: Row, window: float, timestamp: str, window_text: str) -> dict[str, Any]:
-    return {
+def traffic_metrics(row: Row, window: float, timestamp: str, window_text: str,
+                    version: ApiVersion = V1ALPHA1) -> dict[str, Any]:
+    peer = reference(row.peer) if row.peer else None
+    item: dict[str, Any] = {
         "kind": "TrafficMetrics",
-        "apiVersion": GROUP_VERSION,
-        "metadata": object_metadata(row, timestamp),
+        "apiVersion": version.group_version,
+        "metadata": object_metadata(row, timestamp, version),
         "timestamp": timestamp,
         "window": window_text,
         "resource": reference(row.resource),
-        "edge": {"direction": row.direction or "from", "resource": reference(row.peer) if row.peer else None},
-        "metrics": metrics(row, window),
     }
+    if version.sides:
+        # smi-sdk-go v1alpha2 edge.go / resource.go: Edge{Direction, Side, Resource}, then Backend (no omitempty)
+        item["edge"] = {"direction": row.direction or "from", "side": row.side or "", "resource": peer}
+        item["backend"] = _backend(row.backend)
+    else:
+        item["edge"] = {"direction": row.direction or "from", "resource": peer}
+    item["metrics"] = metrics(row, window)
+    return item
+
+
+def _backend(backend: Backend | None) -> dict[str, Any] | None:
+    # smi-sdk-go v1alpha2 resource.go: Backend{Apex "apex", Name "name", Weight int "weight"}
+    return {"apex": backend.apex, "name": backend.name, "weight": backend.weight} if backend else None
+
+
+def api_version(target: Target) -> ApiVersion:
+    return BY_VERSION[target.version]
 
 
 def render_object(row: Row, target: Target, at: float) -> bytes:
-    return orjson.dumps(traffic_metrics(row, target.window, rfc3339(at), format_go_duration(target.window)))
+    return orjson.dumps(traffic_metrics(row, target.window, rfc3339(at), format_go_duration(target.window),
+                                        api_version(target)))
 
 
 def render_list(rows: list[Row], target: Target, at: float, path: str, root: Ref | None) -> bytes:
@@ -81,12 +100,13 @@ def render_list(rows: list[Row], target: Target, at: float, path: str, root: Ref
             list_resource["kind"] = target.kinds[0].name
         if target.namespace is not None and target.kinds[0].namespaced:
             list_resource["namespace"] = target.namespace
+    version = api_version(target)
     return orjson.dumps({
         "kind": "TrafficMetricsList",
-        "apiVersion": GROUP_VERSION,
+        "apiVersion": version.group_version,
         "metadata": {"selfLink": path},
         "resource": list_resource,
-        "items": [traffic_metrics(row, target.window, timestamp, window_text) for row in rows],
+        "items": [traffic_metrics(row, target.window, timestamp, window_text, version) for row in rows],
     })
 
 

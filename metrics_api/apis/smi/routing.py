@@ -4,9 +4,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from metrics_api.apis.smi import API_PREFIX, GROUP
+from metrics_api.apis.smi import GROUP, V1ALPHA1, ApiVersion
 from metrics_api.core.errors import bad_request, not_found
-from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
+from metrics_api.core.kinds import (
+    BY_PLURAL,
+    SPLIT_KINDS,
+    TRAFFICMETRICS,
+    WORKLOAD_KINDS,
+    Kind,
+    is_dns1123_label,
+    name_problem,
+)
 from metrics_api.core.model import Target
 from metrics_api.core.window import parse_window
 from metrics_api.kube.fields import parse_field_selector
@@ -22,36 +30,49 @@ class ParsedRequest:
     path_template: str      # low-cardinality path for our own metrics
 
 
-def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
-    """`path` starts with API_PREFIX and is not the prefix itself. Called once the request is authorized
-    (its authorization attributes come from the raw path: http/requestinfo.py)."""
-    segments = path[len(API_PREFIX):].strip("/").split("/")
+@dataclass(frozen=True)
+class Served:
+    """What a path is resolved against: the pack, the API version, and whether traffic splits are served
+    (the pack observes backends and split objects can be read)."""
+    pack: Pack
+    version: ApiVersion
+    splits: bool
+
+
+def parse(pack: Pack, path: str, query: Mapping[str, str], version: ApiVersion = V1ALPHA1,
+          splits: bool = False) -> ParsedRequest:
+    """`path` starts with the version's prefix and is not the prefix itself; `splits`: whether
+    trafficsplits/httproutes are served (v1alpha2 only). Called once the request is authorized (its
+    authorization attributes come from the raw path: http/requestinfo.py)."""
+    served = Served(pack, version, splits)
+    segments = path[len(served.version.prefix):].strip("/").split("/")
     window = _window(query.get("t"))
     selector = query.get("labelSelector") or None
     fields = query.get("fieldSelector") or None   # read on lists only, as kube-apiserver does
     match segments:
         case ["namespaces", namespace]:
-            return _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
+            return _build(served, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
         case ["namespaces", namespace, "edges"]:
-            return _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
+            return _build(served, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
         case ["namespaces", namespace, plural]:
-            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}",
-                          fields)
+            return _build(served, plural, namespace, None, False, window, selector,
+                          "/namespaces/{namespace}/{plural}", fields)
         case ["namespaces", namespace, plural, name]:
-            return _build(pack, plural, namespace, name, False, window, selector,
+            return _build(served, plural, namespace, name, False, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}")
         case ["namespaces", namespace, plural, name, "edges"]:
-            return _build(pack, plural, namespace, name, True, window, selector,
+            return _build(served, plural, namespace, name, True, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}/edges")
         case [plural]:
-            return _build(pack, plural, None, None, False, window, selector, "/{plural}", fields)
+            return _build(served, plural, None, None, False, window, selector, "/{plural}", fields)
     raise not_found("the server could not find the requested resource")
 
 
-def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edges: bool,
+def _build(served: Served, plural: str, namespace: str | None, name: str | None, edges: bool,
            window: float, selector: str | None, template: str, fields: str | None = None) -> ParsedRequest:
     """`fields`: a list's fieldSelector text."""
-    kinds = _kinds(pack, plural)
+    pack = served.pack
+    kinds = _kinds(served, plural)
     if namespace is not None:
         if not kinds[0].namespaced:
             raise not_found("the server could not find the requested resource")
@@ -64,18 +85,30 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
         if problem:
             raise bad_request(f"invalid {plural} name {name!r}: {problem}", name=name, group=GROUP, kind=plural)
     if edges and not any(pack.support(k.plural) and pack.support(k.plural).edges for k in kinds):
+        # (split kinds have no pack support: their edges are 404 here too)
         raise not_found(f"the {pack.name} query pack cannot observe edges of {plural}",
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
+    if selector is not None and kinds[0] in SPLIT_KINDS:
+        raise bad_request(f"labelSelector is not supported for {plural}: every backend of every split is listed")
     if selector is not None:
         parse_selector(selector)   # a bad selector is a 400 before any query (it is applied after them)
     if fields is not None:
         parse_field_selector(fields)
-    return ParsedRequest(Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields), template)
+    return ParsedRequest(Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields,
+                                served.version.name), template)
 
 
-def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:
+def _kinds(served: Served, plural: str) -> tuple[Kind, ...]:
+    pack = served.pack
+    split = next((kind for kind in SPLIT_KINDS if kind.plural == plural), None)
+    if split is not None and served.version.sides:
+        if served.splits:
+            return (split,)
+        raise not_found(f"the server could not find the requested resource ({plural!r}: "
+                        f"{pack.backends.unobservable or 'no routes file and no Kubernetes access'})",
+                        group=GROUP, kind=plural)
     if plural == TRAFFICMETRICS:
         kinds = tuple(k for k in WORKLOAD_KINDS if pack.support(k.plural))
         if kinds:

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 
 from metrics_api.apis.api import Renderer
-from metrics_api.apis.smi.render import object_metadata, render_json, traffic_metrics
+from metrics_api.apis.smi.render import api_version, object_metadata, render_json, traffic_metrics
 from metrics_api.core.cells import NO_DATA, format_latency, format_percent, format_rate
 from metrics_api.core.errors import ApiError, bad_request
-from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS
+from metrics_api.core.kinds import BY_NAME, SPLIT_KINDS, TRAFFICMETRICS
 from metrics_api.core.model import Answer, Ref, Row
 from metrics_api.core.quantity import clamp_int64, format_go_duration, rfc3339
 from metrics_api.http.media import parse_accept
@@ -59,25 +59,29 @@ def include_object(query: Mapping[str, str]) -> str:
 def render_table(answer: Answer, version: str, include: str) -> bytes:
     columns = columns_for(answer)
     timestamp, window_text = rfc3339(answer.at), format_go_duration(answer.target.window)
-    api_version = f"{META_GROUP}/{version}"
+    table_version = f"{META_GROUP}/{version}"
+    served = api_version(answer.target)
     rows = []
     for row in answer.rows:
         entry: dict[str, Any] = {"cells": [column.cell(row, answer.target.window) for column in columns]}
         if include == "Metadata":
-            entry["object"] = {"kind": "PartialObjectMetadata", "apiVersion": api_version,
-                               "metadata": object_metadata(row, timestamp)}
+            entry["object"] = {"kind": "PartialObjectMetadata", "apiVersion": table_version,
+                               "metadata": object_metadata(row, timestamp, served)}
         elif include == "Object":
-            entry["object"] = traffic_metrics(row, answer.target.window, timestamp, window_text)
+            entry["object"] = traffic_metrics(row, answer.target.window, timestamp, window_text, served)
         rows.append(entry)
     definitions = [{"name": c.name, "type": c.type, "format": c.format, "description": c.description,
                     "priority": c.priority} for c in columns]
-    return orjson.dumps({"kind": "Table", "apiVersion": api_version, "metadata": {},
+    return orjson.dumps({"kind": "Table", "apiVersion": table_version, "metadata": {},
                          "columnDefinitions": definitions, "rows": rows})
 
 
 def columns_for(answer: Answer) -> list[Column]:
-    """NAME first; KIND for the every-workload `trafficmetrics`; DIRECTION and PEER for edge lists."""
+    """NAME first; KIND for the every-workload `trafficmetrics`; DIRECTION and PEER for edge lists;
+    APEX, BACKEND and WEIGHT for the backends of traffic splits and routes."""
     columns = [NAME]
+    if answer.target.kinds[0] in SPLIT_KINDS:
+        columns += BACKEND_COLUMNS
     if answer.target.plural == TRAFFICMETRICS:
         columns.append(KIND)
     if answer.target.edges:
@@ -107,6 +111,14 @@ EDGE_COLUMNS = [
     Column("Peer", "string", "The other end of the edge, as kind/name.", lambda row, w: _peer(row.peer)),
     Column("Peer_Namespace", "string", "Namespace of the peer.",
            lambda row, w: row.peer.namespace or NO_DATA if row.peer else NO_DATA),
+]
+BACKEND_COLUMNS = [
+    Column("Apex", "string", "The Service clients address (TrafficSplit root, HTTPRoute parent).",
+           lambda row, w: row.backend.apex if row.backend else NO_DATA),
+    Column("Backend", "string", "The backend Service the requests went to.",
+           lambda row, w: row.backend.name if row.backend else NO_DATA),
+    Column("Weight", "integer", "The backend's weight in the split.",
+           lambda row, w: row.backend.weight if row.backend else 0),
 ]
 TRAFFIC_COLUMNS = [
     Column("Success", "string", "Share of successful requests in the window.",
