@@ -29,6 +29,7 @@ async def serve(settings: Settings) -> int:
     # Imported here: the Kubernetes client costs ~38 MiB of memory that --local mode never needs.
     from metrics_api.kube.cluster import Cluster
 
+    pack = pack.for_cluster()   # with Kubernetes access, views through pods and Services (`cluster.kinds`)
     cluster = await Cluster.connect(settings, pack, tls)
     try:
         await run(Server(settings, pack, PrometheusClient.for_settings(settings), gate=cluster.gate,

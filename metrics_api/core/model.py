@@ -19,6 +19,7 @@ class Measure(StrEnum):
     """What one planned query reads."""
     COUNTS = "counts"        # responses by status over the window
     PRESENCE = "presence"    # only which resources exist (a caller without server-side series)
+    BUCKETS = "buckets"      # latency bucket rates by `le`, added up per workload before the quantiles
     P99 = "p99"
     P90 = "p90"
     P50 = "p50"
@@ -80,6 +81,7 @@ class Row:
     success: float = 0.0
     failure: float = 0.0
     latency_ms: dict[Measure, float] = field(default_factory=dict)   # p50/p90/p99; absent = no data
+    buckets: dict[float, float] = field(default_factory=dict)        # le → rate, until quantiles are computed
 
     @property
     def sort_key(self) -> tuple[str, str, str, Ref]:

@@ -20,6 +20,7 @@ from metrics_api.packs.model import (
     PeerIdentity,
     Source,
     View,
+    WorkloadPods,
 )
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
@@ -30,6 +31,11 @@ LATENCY_PLACEHOLDERS = {"selector", "by", "window", "quantile"}
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 DIRECTIONS = ("to", "from")
 LATENCY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
+# A latency template of this shape also gives the bucket rates (its inner part), from which the server
+# computes quantiles itself after adding up the pods of a workload (cluster views).
+QUANTILE_OF = re.compile(r"\s*histogram_quantile\(\s*\{\{quantile\}\}\s*,(?P<buckets>.*)\)\s*", re.DOTALL)
+# What an identity may name instead of the requested kind: what Kubernetes maps to the owning workload.
+MAPPED_KINDS = ("Pod", "Service")
 
 
 def load_file(path: Path) -> Pack:
@@ -62,6 +68,13 @@ def parse(document: Any, path: str) -> Pack:
     }
     if not kinds:
         reader.fail("kinds", "a pack must support at least one kind")
+    cluster = reader.mapping(top.get("cluster", {"kinds": {}}), "cluster")
+    cluster_kinds = {
+        plural: reader.kind(plural, spec, sources, derived, key=f"cluster.kinds.{plural}")
+        for plural, spec in reader.mapping(cluster.get("kinds"), "cluster.kinds").items()
+    }
+    workload_pods = tuple(reader.workload_pods(spec, f"workload_pods[{i}]", sources)
+                          for i, spec in enumerate(reader.sequence(top.get("workload_pods", []), "workload_pods")))
     try:
         failure = re.compile(reader.text(classify.get("failure"), "classify.failure"))
     except re.error as exc:
@@ -78,6 +91,8 @@ def parse(document: Any, path: str) -> Pack:
         kinds=kinds,
         encoding=reader.encoding(top.get("encode_values", {})),
         derived=derived,
+        cluster_kinds=cluster_kinds,
+        workload_pods=workload_pods,
     )
 
 
@@ -93,6 +108,11 @@ class _Reader:
     def mapping(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(key, "must be a mapping")
+        return value
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(key, "must be a list")
         return value
 
     def text(self, value: Any, key: str) -> str:
@@ -118,10 +138,13 @@ class _Reader:
     def source(self, name: str, spec: Any) -> Source:
         key = f"sources.{name}"
         spec = self.mapping(spec, key)
+        latency = self.template(spec.get("latency"), f"{key}.latency", LATENCY_PLACEHOLDERS)
+        shape = QUANTILE_OF.fullmatch(latency)
         return Source(
             name=name,
             counts=self.template(spec.get("counts"), f"{key}.counts", COUNTS_PLACEHOLDERS, frozenset(COUNTS_OPTIONAL)),
-            latency=self.template(spec.get("latency"), f"{key}.latency", LATENCY_PLACEHOLDERS),
+            latency=latency,
+            buckets=shape.group("buckets") if shape and "{{quantile}}" not in shape.group("buckets") else None,
         )
 
     def encoding(self, spec: Any) -> tuple[tuple[str, str], ...]:
@@ -151,8 +174,9 @@ class _Reader:
         return DerivedLabel(name, self.label(spec.get("from"), f"{key}.from"), pattern)
 
     def kind(self, plural: str, spec: Any, sources: dict[str, Source],
-             derived: dict[str, DerivedLabel] | None = None) -> KindSupport:
-        key = f"kinds.{plural}"
+             derived: dict[str, DerivedLabel] | None = None, key: str = "") -> KindSupport:
+        """`key` under `cluster.kinds`: the views may name what they identify (`self.identifies`)."""
+        key = key or f"kinds.{plural}"
         kind = BY_PLURAL.get(plural)
         if kind is None:
             self.fail(key, f"unknown kind; supported plurals are {', '.join(BY_PLURAL)}")
@@ -195,6 +219,35 @@ class _Reader:
         if not peer:
             return View(sources[source_name], own)
         return View(sources[source_name], own, self.peer(spec.get("peer"), f"{key}.peer"))
+
+    def identifies(self, value: Any, key: str, source: Source) -> str | None:
+        if value is None:
+            return None
+        if not key.startswith("cluster."):
+            self.fail(key, "only views under cluster.kinds are mapped through Kubernetes")
+        if value not in MAPPED_KINDS:
+            self.fail(key, f"must be one of {', '.join(MAPPED_KINDS)}")
+        if source.buckets is None:
+            self.fail(key, f"sources.{source.name}.latency must have the form "
+                           "'histogram_quantile({{quantile}}, sum by (le, {{by}}) (...))' to be added up per workload")
+        return value
+
+    def workload_pods(self, spec: Any, key: str, sources: dict[str, Source]) -> WorkloadPods:
+        spec = self.mapping(spec, key)
+        source_name = self.text(spec.get("source"), f"{key}.source")
+        if source_name not in sources:
+            self.fail(f"{key}.source", f"no source named {source_name!r} under `sources`")
+        identity = self.mapping(spec.get("self"), f"{key}.self")
+        default = self.text(spec.get("default"), f"{key}.default")
+        if default not in BY_NAME or not BY_NAME[default].workload:
+            self.fail(f"{key}.default", "must be a workload kind (Deployment, StatefulSet, DaemonSet, Job)")
+        return WorkloadPods(
+            source=sources[source_name],
+            self=Identity(name=self.label(identity.get("name"), f"{key}.self.name"),
+                          namespace=self.label(identity.get("namespace"), f"{key}.self.namespace")),
+            pod=self.label(spec.get("pod"), f"{key}.pod"),
+            default=default,
+        )
 
     def peer(self, spec: Any, key: str) -> PeerIdentity:
         spec = self.mapping(spec, key)

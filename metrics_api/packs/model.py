@@ -12,11 +12,16 @@ Three optional keys describe meshes whose labels do not hold names verbatim (doc
 `encode_values` (characters the mesh replaced in label values, e.g. OSM's `-` → `_`),
 `derived_labels` (labels a template creates with `label_replace`, selected through the label they
 are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind).
+
+Two more say what the series identify, for meshes that do not name workload kinds: `cluster.kinds`
+(views used only with Kubernetes access, whose identity `identifies` a Pod or a Service that the
+server maps to the workload owning it) and `workload_pods` (series naming a workload with its pods,
+from whose names --local mode infers the workload's kind).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from metrics_api.core.kinds import Kind
 from metrics_api.core.model import Direction
@@ -33,6 +38,7 @@ class Source:
     name: str
     counts: str    # template: counts grouped by `{{by}}` (the status label is added to it)
     latency: str   # template: one latency quantile, grouped by `{{by}}`
+    buckets: str | None = None   # the latency template's bucket rates by (le, {{by}}), when it has that shape
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Identity:
     name: str                       # label holding the object name
     namespace: str | None = None    # label holding its namespace; None for cluster-scoped kinds
     kind_label: str | None = None   # label whose value must be the kind's spelling (OSM, Hubble)
+    identifies: str | None = None   # the kind the labels name when not the requested one (Pod, Service):
+                                    # mapped through Kubernetes to the workload behind it
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,15 @@ class View:
 
 
 @dataclass(frozen=True)
+class WorkloadPods:
+    """Series that name a workload together with the pods reporting for it (`workload_pods`)."""
+    source: Source
+    self: Identity    # the workload's namespace and name labels
+    pod: str          # the label holding a pod's name
+    default: str      # the kind when the pod names tell nothing (Kubernetes spelling)
+
+
+@dataclass(frozen=True)
 class KindSupport:
     kind: Kind
     resource: View
@@ -100,6 +117,14 @@ class Pack:
     kinds: dict[str, KindSupport]
     encoding: tuple[tuple[str, str], ...] = ()        # (name character, as the mesh writes it)
     derived: dict[str, DerivedLabel] = field(default_factory=dict)
+    cluster_kinds: dict[str, KindSupport] = field(default_factory=dict)   # replace/add with Kubernetes access
+    workload_pods: tuple[WorkloadPods, ...] = ()
+
+    def for_cluster(self) -> Pack:
+        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds."""
+        if not self.cluster_kinds:
+            return self
+        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={})
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)

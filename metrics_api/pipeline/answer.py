@@ -5,11 +5,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from metrics_api.core.errors import bad_request, not_found
+from metrics_api.core.kinds import BY_NAME
 from metrics_api.core.model import Answer, Direction, Ref, Row, Target
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
+from metrics_api.pipeline.histogram import with_quantiles
 from metrics_api.pipeline.normalize import normalize
-from metrics_api.pipeline.plan import plan, plan_existence
+from metrics_api.pipeline.kinds import KindTable, with_kinds
+from metrics_api.pipeline.plan import plan, plan_existence, plan_workload_pods
+from metrics_api.pipeline.podnames import kinds_from_pods
 
 
 class Workloads(Protocol):
@@ -52,7 +56,16 @@ class MetricsApi:
         planned = plan_existence(self.pack, target) if existence else plan(self.pack, target)
         results = await self.fetcher.fetch([q.promql for q in planned], at, self.budget)
         rows = normalize(self.pack, planned, results)
-        return await self.workloads.refine(target, rows) if self.workloads is not None else rows
+        if self.workloads is not None:
+            rows = await self.workloads.refine(target, rows)
+        elif self.pack.workload_pods and _names_workloads(rows):
+            rows = with_kinds(target, rows, await self._kinds_from_pod_names(target, at))
+        return with_quantiles(rows, self.pack.latency_scale)
+
+    async def _kinds_from_pod_names(self, target: Target, at: float) -> KindTable:
+        """--local: the workloads' kinds read from their pods' names (pipeline.podnames)."""
+        results = await self.fetcher.fetch(plan_workload_pods(self.pack, target.window), at, self.budget)
+        return kinds_from_pods(self.pack.workload_pods, results)
 
     async def _idle(self, target: Target) -> Row:
         """An object without series that the cluster has: zeros. Otherwise 404."""
@@ -65,6 +78,11 @@ class MetricsApi:
     def _unknown(target: Target):
         return not_found(f'{target.plural}.{target.group} "{target.name}" not found',
                          name=target.name or "", group=target.group, kind=target.plural)
+
+
+def _names_workloads(rows: list[Row]) -> bool:
+    return any(BY_NAME[r.resource.kind].workload or (r.peer is not None and BY_NAME[r.peer.kind].workload)
+               for r in rows)
 
 
 def _first_kind(target: Target, rows: list[Row]) -> list[Row] | None:

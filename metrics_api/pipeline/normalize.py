@@ -35,7 +35,14 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                 else:
                     row.success += value
     for query, series in zip(planned, results):
-        if query.measure in QUANTILES:
+        if query.measure is Measure.BUCKETS:
+            for item in series:
+                key = _key(pack, query, item["metric"])
+                row = rows.get(key) if key else None
+                bound = _bound(item["metric"].get("le", ""))
+                if row is not None and bound is not None:
+                    row.buckets[bound] = row.buckets.get(bound, 0.0) + _number(item)
+        elif query.measure in QUANTILES:
             scale = pack.latency_scale
             for item in series:
                 key = _key(pack, query, item["metric"])
@@ -52,6 +59,13 @@ def _number(item: Series) -> float:
     except (KeyError, IndexError, TypeError, ValueError):
         return 0.0
     return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def _bound(le: str) -> float | None:
+    try:
+        return float(le)   # also "+Inf" and Go's "1.8e+06"
+    except ValueError:
+        return None
 
 
 def _key(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> tuple | None:
@@ -74,7 +88,7 @@ def _own_ref(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> Ref | N
     namespace = labels.get(identity.namespace, "") if identity.namespace else ""
     if identity.namespace and not namespace:
         return None
-    return Ref(pack.decode(namespace), pack.decode(name), query.kind.name)
+    return Ref(pack.decode(namespace), pack.decode(name), identity.identifies or query.kind.name)
 
 
 def _peer_ref(pack: Pack, peer: PeerIdentity, labels: dict[str, str]) -> Ref | None:

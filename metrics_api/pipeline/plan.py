@@ -39,6 +39,17 @@ def plan_existence(pack: Pack, target: Target) -> list[PlannedQuery]:
     return queries
 
 
+def plan_workload_pods(pack: Pack, window: float) -> list[str]:
+    """For --local kind inference: each `workload_pods` declaration's series, by workload and pod."""
+    queries = []
+    for declaration in pack.workload_pods:
+        labels = [declaration.self.namespace or "", declaration.self.name, declaration.pod]
+        selector = ", ".join(promql.not_empty(label) for label in labels)
+        queries.append(_fill(declaration.source.counts, selector, ", ".join(labels), promql.duration(window),
+                             seconds=promql.number(window)))
+    return queries
+
+
 def _presence(pack: Pack, support: KindSupport, target: Target) -> list[PlannedQuery]:
     """A resource that only calls out has no server-side series but is known to the mesh through its
     client-side series: list it, with zero inbound traffic, instead of hiding it."""
@@ -79,7 +90,11 @@ def _view_queries(
     seconds = promql.number(target.window)
     queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window, seconds=seconds),
                             kind, direction, Measure.COUNTS, view)]
-    if latency:
+    if latency and view.self.identifies and view.source.buckets:
+        # Rows of pods or Services are added up per workload later: quantiles come from summed buckets.
+        queries.append(PlannedQuery(_fill(view.source.buckets, selector, latency_by, window),
+                                    kind, direction, Measure.BUCKETS, view))
+    elif latency:
         for measure, quantile in QUANTILES.items():
             text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
             queries.append(PlannedQuery(text, kind, direction, measure, view))
@@ -93,7 +108,7 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
         matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
         matchers.append(_equals(pack, identity.namespace, target.namespace))
-    if target.name is not None:
+    if target.name is not None and not identity.identifies:
         matchers.append(_equals(pack, identity.name, target.name))
     elif identity.name in pack.derived:
         derived = pack.derived[identity.name]
