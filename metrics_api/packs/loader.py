@@ -144,7 +144,7 @@ class _Reader:
             name=name,
             counts=self.template(spec.get("counts"), f"{key}.counts", COUNTS_PLACEHOLDERS, frozenset(COUNTS_OPTIONAL)),
             latency=latency,
-            buckets=shape.group("buckets") if shape and "{{quantile}}" not in shape.group("buckets") else None,
+            buckets=shape.group("buckets").strip() if shape and "{{quantile}}" not in shape.group("buckets") else None,
         )
 
     def encoding(self, spec: Any) -> tuple[tuple[str, str], ...]:
@@ -215,6 +215,7 @@ class _Reader:
             name=self.label(identity.get("name"), f"{key}.self.name"),
             namespace=self.label(namespace, f"{key}.self.namespace") if namespace is not None else None,
             kind_label=self.label(kind_label, f"{key}.self.kind_label") if kind_label is not None else None,
+            identifies=self.identifies(identity.get("identifies"), f"{key}.self.identifies", sources[source_name]),
         )
         if not peer:
             return View(sources[source_name], own)

@@ -1,11 +1,14 @@
 """One conformance suite for every mesh: the same simulated traffic, rendered as each mesh's own series
 (its buckets, units and label spelling), must give the same TrafficMetrics through the server, on a
-real Prometheus and on a real VictoriaMetrics. Expected values come from tests/truth.py, which only
-knows the scenario; what a mesh cannot observe is stated in SIGHT below, never skipped silently.
+real Prometheus and on a real VictoriaMetrics, in --local mode and in cluster mode (the server on the
+Kubernetes stand-in, which holds the scenario's workloads, pods, Services and EndpointSlices, and a user
+its SubjectAccessReviews allow). Expected values come from tests/truth.py, which only knows the
+scenario; what a mesh cannot observe is stated in SIGHT / CLUSTER_SIGHT, never skipped silently.
 """
 from __future__ import annotations
 
 import os
+import ssl
 
 import pytest
 
@@ -16,11 +19,13 @@ from tests.support import truth
 from tests.support.expectations import (
     BOTH,
     MESHES,
+    MODES,
     PLURALS,
     SIGHT,
     WINDOW_TEXT,
     WINDOWS,
     WORKLOADS,
+    as_served,
     assert_matches,
     expected_peer,
     observable,
@@ -31,10 +36,15 @@ from tests.support.expectations import (
     resource_truth,
     served,
 )
+from tests.support.kube_stub import KubeStub, objects_of
+from tests.support.serverproc import Reply, ServerProcess, server_pool
 from tests.support.truth import Ref
 
 P = API_PREFIX
 ENGINES = ("prometheus", "victoriametrics")
+ZEROS = ("p99_response_latency", "p90_response_latency", "p50_response_latency", "success_count", "failure_count",
+         "request_rate", "success_rate")
+READER = "conformance-reader"   # the one user the stand-in's SubjectAccessReviews allow
 
 
 def test_every_rendered_mesh_has_a_stated_sight():
@@ -68,7 +78,50 @@ def vm_api_server(victoriametrics, tmp_path_factory):
         yield start
 
 
-@pytest.fixture(scope="module", params=[(e, m) for e in ENGINES for m in MESHES], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(scope="session")
+def kube(scenario, tmp_path_factory):
+    """The kube-apiserver stand-in with the scenario's objects; it allows READER only."""
+    stub = KubeStub(tmp_path_factory.mktemp("conformance-kube"), objects_of(scenario)).start()
+    stub.policy = lambda spec: spec.get("user") == READER
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+class AsReader:
+    """A cluster-mode server, asked by READER (a client certificate of the stand-in's client CA)."""
+
+    def __init__(self, server: ServerProcess, kube: KubeStub) -> None:
+        self.server = server
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname = False
+        self.tls.verify_mode = ssl.CERT_NONE
+        self.tls.load_cert_chain(*kube.client_ca.issue(READER))
+
+    def get(self, path: str) -> Reply:
+        return self.server.get(path, tls=self.tls)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_api_server(kube, tmp_path_factory):
+    """`cluster_api_server(url, mesh)` → a cluster-mode server on the store at `url`, one per (url, mesh)."""
+    certs = tmp_path_factory.mktemp("cluster-server")
+
+    def make(url: str, mesh: str) -> AsReader:
+        server = ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
+                               "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
+        return AsReader(server, kube)
+
+    with server_pool(make) as start:
+        yield start
+
+
+@pytest.fixture(scope="module", params=[(e, m, mode) for mode in MODES for e in ENGINES for m in MESHES],
+                ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
 def case(request):
     return request.param
 
@@ -79,15 +132,26 @@ def mesh(case):
 
 
 @pytest.fixture(scope="module")
-def sight(mesh):
-    return SIGHT[mesh]
+def sight(case):
+    return MODES[case[2]][case[1]]
 
 
 @pytest.fixture(scope="module")
 def server(case, request):
-    engine, mesh = case
-    start = request.getfixturevalue("api_server" if engine == "prometheus" else "vm_api_server")
-    return start(mesh)
+    engine, mesh, mode = case
+    store = request.getfixturevalue("prometheus" if engine == "prometheus" else "victoriametrics")
+    if mode == "cluster":
+        return request.getfixturevalue("cluster_api_server")(store.url, mesh)
+    return request.getfixturevalue("api_server" if engine == "prometheus" else "vm_api_server")(mesh)
+
+
+def assert_unseen(reply: Reply, sight, context: str) -> None:
+    """An object the mesh never saw: unknown (404) in --local mode, zeros when Kubernetes has it."""
+    if not sight.cluster:
+        assert reply.status == 404, f"{context} is invisible: {reply.body[:300]}"
+        return
+    assert reply.status == 200, f"{context} is in the cluster: {reply.body[:300]}"
+    assert {m["name"]: m["value"] for m in reply.json()["metrics"]} == dict.fromkeys(ZEROS, "0"), context
 
 
 # -- the suite ---------------------------------------------------------------------------------
@@ -106,14 +170,14 @@ def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, 
     checked = 0
     for kind in served(sight):
         for ref in truth.resources(scenario, kind):
-            reply = server.get(f"{path_of(ref)}?t={window}")
+            reply = server.get(f"{path_of(as_served(sight, ref))}?t={window}")
             if not observable(scenario, sight, ref):
-                assert reply.status == 404, f"{mesh} {ref} is invisible to {mesh}: {reply.body[:300]}"
+                assert_unseen(reply, sight, f"{mesh} {ref}")
                 continue
             assert reply.status == 200, f"{mesh} {ref}: {reply.body[:300]}"
             item = reply.json()
             assert item["kind"] == "TrafficMetrics" and item["window"] == WINDOW_TEXT[window]
-            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == ref.kind
+            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == reported_kind(sight, ref.kind)
             assert_matches(item, resource_truth(scenario, mesh, sight, ref, WINDOWS[window]), f"{mesh} {ref}")
             checked += 1
     assert checked >= 15
@@ -128,7 +192,8 @@ def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sigh
             assert listing["kind"] == "TrafficMetricsList" and isinstance(listing["items"], list), path
             kinds = WORKLOADS if sight.kind_blind and kind in WORKLOADS else (kind,)
             expected = sorted((r for k in kinds for r in truth.resources(scenario, k, namespace)
-                               if observable(scenario, sight, r)), key=lambda r: (r.namespace or "", r.name))
+                               if observable(scenario, sight, r) and reported_kind(sight, r.kind) == kind),
+                              key=lambda r: (r.namespace or "", r.name))
             assert {i["resource"]["kind"] for i in listing["items"]} <= {kind}
             got = [(i["resource"].get("namespace", ""), i["resource"]["name"]) for i in listing["items"]]
             assert got == [(r.namespace or "", r.name) for r in expected], f"{mesh} {path}"
@@ -153,7 +218,7 @@ def test_edges_of_every_resource_of_every_served_kind(server, scenario, mesh, si
         for ref in truth.resources(scenario, kind):
             if not observable(scenario, sight, ref):
                 continue
-            reply = server.get(f"{path_of(ref)}/edges?t=1m")
+            reply = server.get(f"{path_of(as_served(sight, ref))}/edges?t=1m")
             if not directions:
                 assert reply.status == 404, f"{mesh} serves no edges of {kind}"
                 continue
@@ -186,7 +251,7 @@ def test_idle_resource_has_zero_counts_and_zero_latency(server, scenario, mesh, 
     ref = Ref("Service", "shop", "idle") if "Deployment" not in sight.kinds else Ref("Deployment", "shop", "idle")
     reply = server.get(path_of(ref))
     if not observable(scenario, sight, ref):   # only an unmeshed, idle caller: nothing records it
-        assert reply.status == 404
+        assert_unseen(reply, sight, f"{mesh} {ref}")
         return
     values = {m["name"]: m["value"] for m in reply.json()["metrics"]}
     assert set(values.values()) == {"0"}, values
@@ -219,8 +284,18 @@ def test_cross_kind_cross_namespace_and_bidirectional_edges(server, mesh, sight)
         assert ("from", "shop", "web", "Deployment") in peers
 
 
-def test_a_kind_blind_mesh_answers_any_workload_kind_by_name(server, mesh, sight):
-    if not sight.kind_blind:
-        pytest.skip(f"{mesh}: its series name workload kinds")
-    item = server.get(f"{P}/namespaces/shop/statefulsets/db").json()
-    assert item["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "db"}
+def test_each_workload_is_served_under_one_kind(server, scenario, mesh, sight):
+    """Its own kind, or for a kind-blind mesh in --local mode the kind its pod names show; never two."""
+    kinds = [k for k in WORKLOADS if k in sight.kinds]
+    if not kinds:
+        assert server.get(f"{P}/namespaces/shop/deployments/web").status == 404, f"{mesh} serves no workload kind"
+        return
+    checked = 0
+    for ref in (r for k in WORKLOADS for r in truth.resources(scenario, k)
+                if sight.cluster or observable(scenario, sight, r)):
+        for kind in kinds:
+            reply = server.get(path_of(Ref(kind, ref.namespace, ref.name)))
+            expected = 200 if kind == reported_kind(sight, ref.kind) else 404
+            assert reply.status == expected, f"{mesh} {kind} {ref.namespace}/{ref.name}: {reply.body[:200]}"
+            checked += reply.status == 200
+    assert checked >= 8
