@@ -46,7 +46,7 @@ SIGHT: dict[str, Sight] = {
     }),
     "istio": Sight({
         **{k: Kind() for k in WORKLOADS}, "Namespace": Kind(),
-        "Pod": Kind(edges=()),   # telemetry v2 has no peer pod label
+        "Pod": Kind(peers={"to": "workload", "from": "workload"}),   # telemetry v2 has no peer pod label
         "Service": Kind(edges=("from",), peers={"from": "workload"}),
     }, kind_blind=True),
     "consul": Sight({
