@@ -10,8 +10,8 @@ from metrics_api.core.model import Answer, Direction, Ref, Row, Target
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.histogram import with_quantiles
-from metrics_api.pipeline.normalize import normalize
 from metrics_api.pipeline.kinds import KindTable, with_kinds
+from metrics_api.pipeline.normalize import normalize
 from metrics_api.pipeline.plan import plan, plan_existence, plan_workload_pods
 from metrics_api.pipeline.podnames import kinds_from_pods
 

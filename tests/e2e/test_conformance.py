@@ -21,7 +21,6 @@ from tests.support.expectations import (
     MESHES,
     MODES,
     PLURALS,
-    SIGHT,
     WINDOW_TEXT,
     WINDOWS,
     WORKLOADS,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import datetime
+import hashlib
 import ipaddress
 import ssl
 import threading

@@ -11,9 +11,12 @@ import pytest
 import yaml
 
 from meshsim.scenario import default_scenario, make_workload
-from metrics_api.core.kinds import BY_NAME, BY_PLURAL, WORKLOAD_KINDS
+from metrics_api.core.errors import ApiError
+from metrics_api.core.kinds import BY_PLURAL
 from metrics_api.core.model import Direction, Measure, Ref, Row, Target
+from metrics_api.kube.client import KubeError
 from metrics_api.kube.owners import Ownership
+from metrics_api.kube.workloads import WorkloadLookup
 from metrics_api.pipeline.histogram import bucket_quantile, with_quantiles
 from metrics_api.pipeline.kinds import through_owners, with_kinds
 from metrics_api.pipeline.normalize import normalize
@@ -200,4 +203,18 @@ def test_each_workload_gets_one_kind_from_its_pods():
                      ("shop", "agent"): ["Deployment"], ("shop", "odd"): ["Deployment"]}
     rows = [Row(Ref("shop", name, "StatefulSet"), Direction.RESOURCE, None) for name in ("db", "web", "unseen")]
     assert [r.resource.name for r in with_kinds(target("statefulsets"), rows, kinds)] == ["db"]
-    assert all(BY_NAME[k.name].workload for k in WORKLOAD_KINDS)
+
+
+class Unreachable:
+    async def owners(self):
+        raise KubeError(0, "Kubernetes API unreachable: ConnectionRefusedError")
+
+
+def test_pods_that_cannot_be_mapped_are_a_503_not_wrong_numbers():
+    lookup = WorkloadLookup(None, Unreachable(), CONSUL.for_cluster())   # type: ignore[arg-type]
+    rows = [pod_row("web-1", 1, 0, {INF: 1})]
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(lookup.refine(target("deployments"), rows))
+    assert caught.value.code == 503 and "unreachable" in caught.value.message
+    pods = [Row(Ref("shop", "web-1", "Pod"), Direction.RESOURCE, None, 1)]
+    assert asyncio.run(lookup.refine(target("pods"), pods)) == pods   # nothing to map: no Kubernetes call
