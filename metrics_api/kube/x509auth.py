@@ -6,13 +6,7 @@ import datetime
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
+from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 # Web PKI rules, except that a client certificate needs no subjectAltName (kube-apiserver's front-proxy
 # client and kubeadm's user certificates have none). The client verifier requires EKU clientAuth.
