@@ -31,6 +31,7 @@ async def serve(settings: Settings) -> int:
     from metrics_api.kube.cluster import Cluster
     from metrics_api.kube.routes import ClusterRoutes
 
+    pack = pack.for_cluster()   # with Kubernetes access, views through pods and Services (`cluster.kinds`)
     cluster = await Cluster.connect(settings, pack, tls)
     try:
         await run(Server(settings, pack, PrometheusClient.for_settings(settings), gate=cluster.gate,

@@ -99,6 +99,7 @@ class Row:
     latency_ms: dict[Measure, float] = field(default_factory=dict)   # p50/p90/p99; absent = no data
     side: Side | None = None         # the proxy that reported it (None: not known, e.g. zeros of an idle object)
     backend: Backend | None = None   # split and route items only
+    buckets: dict[float, float] = field(default_factory=dict)        # le → summed rate, until quantiles are computed
 
     @property
     def sort_key(self) -> tuple[str, str, str, Ref]:

@@ -18,6 +18,7 @@ from metrics_api.kube.cabundle import write_ca_bundle
 from metrics_api.kube.client import Kube, KubeError
 from metrics_api.kube.gate import KubeGate
 from metrics_api.kube.inventory import Inventory
+from metrics_api.kube.owners import Ownership
 from metrics_api.kube.tokens import TokenReviewer
 from metrics_api.kube.workloads import WorkloadLookup
 from metrics_api.packs.model import Pack
@@ -51,7 +52,7 @@ class Cluster:
             await kube.close()
             raise ConfigError(f"Kubernetes: {exc}") from None
         gate = KubeGate(Authenticator(auth, TokenReviewer(kube)), Authorizer(kube))
-        return cls(kube, auth, gate, WorkloadLookup(Inventory(kube), pack))
+        return cls(kube, auth, gate, WorkloadLookup(Inventory(kube), Ownership(kube), pack))
 
     async def close(self) -> None:
         await self.auth.stop()

@@ -2,6 +2,9 @@
 Kubernetes API (paged) and kept a few seconds, concurrent identical lists coalesced."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 from metrics_api.core.kinds import Kind
 from metrics_api.core.singleflight import CoalescingCache
 from metrics_api.kube.client import Kube
@@ -32,13 +35,20 @@ class Inventory:
         base = API_BASES[kind.plural]
         path = f"{base}/namespaces/{namespace}/{kind.plural}" if namespace else f"{base}/{kind.plural}"
         found: dict[ObjectKey, Labels] = {}
-        page = {"limit": str(PAGE)}
-        while True:
-            answer = await self._kube.get(path, **page)
-            for item in answer.get("items") or ():
-                metadata = item.get("metadata") or {}
-                found[(metadata.get("namespace", ""), metadata.get("name", ""))] = metadata.get("labels") or {}
-            token = (answer.get("metadata") or {}).get("continue")
-            if not token:
-                return found
-            page = {"limit": str(PAGE), "continue": token}
+        async for item in list_items(self._kube, path):
+            metadata = item.get("metadata") or {}
+            found[(metadata.get("namespace", ""), metadata.get("name", ""))] = metadata.get("labels") or {}
+        return found
+
+
+async def list_items(kube: Kube, path: str) -> AsyncIterator[dict[str, Any]]:
+    """Every item of a list path, page by page (`limit`/`continue`). KubeError on failure."""
+    page = {"limit": str(PAGE)}
+    while True:
+        answer = await kube.get(path, **page)
+        for item in answer.get("items") or ():
+            yield item
+        token = (answer.get("metadata") or {}).get("continue")
+        if not token:
+            return
+        page = {"limit": str(PAGE), "continue": token}

@@ -1,34 +1,35 @@
 """Prometheus rows checked against the cluster: label selectors on lists, idle objects that exist but
-have no series, and the real kind of workloads whose mesh labels do not say it (kind-blind packs)."""
+have no series, the real kind of workloads whose mesh labels do not say it (kind-blind packs), and rows
+of pods or Services given to the workloads that own them (cluster views, `identifies`)."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 
 from metrics_api.core.errors import ApiError
-from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS, WORKLOAD_KINDS
+from metrics_api.core.kinds import BY_NAME, WORKLOAD_KINDS
 from metrics_api.core.model import Ref, Row, Target
 from metrics_api.kube.client import KubeError
 from metrics_api.kube.inventory import Inventory, ObjectKey
+from metrics_api.kube.owners import Ownership
 from metrics_api.kube.selectors import parse_selector
 from metrics_api.packs.model import Pack
+from metrics_api.pipeline.kinds import kind_blind, through_owners, with_kinds
+
+OWNED_KINDS = frozenset({"Pod", "Service"})   # what Kubernetes maps to the workload owning it
 
 log = logging.getLogger("metrics_api.kube")
 
 
-def kind_blind(pack: Pack) -> bool:
-    """Whether the pack reads several workload kinds from the same series (no kind label, as Istio)."""
-    views = [(s.resource.source, s.resource.self) for k in WORKLOAD_KINDS if (s := pack.support(k.plural))]
-    return len(set(views)) < len(views)
-
-
 class WorkloadLookup:
-    def __init__(self, inventory: Inventory, pack: Pack) -> None:
+    def __init__(self, inventory: Inventory, ownership: Ownership, pack: Pack) -> None:
         self._inventory = inventory
+        self._ownership = ownership
         self._kind_blind = kind_blind(pack)
 
     async def refine(self, target: Target, rows: list[Row]) -> list[Row]:
+        if _needs_owners(target, rows):
+            rows = await self._through_owners(target, rows)
         if self._kind_blind:
             rows = await self._real_kinds(target, rows)
         if target.is_list and target.label_selector is not None:
@@ -63,22 +64,28 @@ class WorkloadLookup:
                 kept.append(row)
         return kept
 
+    async def _through_owners(self, target: Target, rows: list[Row]) -> list[Row]:
+        try:
+            owners = await self._ownership.owners()
+        except KubeError as exc:
+            raise ApiError(503, f"cannot map pods and Services to their workloads: {exc}") from None
+
+        def owner(ref: Ref) -> Ref | None:
+            if ref.kind == "Pod":
+                return owners.of_pod(ref.namespace, ref.name)
+            return owners.behind_service(ref.namespace, ref.name) if ref.kind == "Service" else None
+
+        return through_owners(target, rows, owner)
+
     async def _real_kinds(self, target: Target, rows: list[Row]) -> list[Row]:
-        """Rows of a kind the workload does not have are dropped (or, for `trafficmetrics`, given the real
-        kind); peers get their real kind. Workloads the cluster does not know keep the pack's default."""
+        """Rows re-kinded from the workloads the cluster has (workloads it does not know keep the
+        pack's default kind)."""
         try:
             kinds = await self._workload_kinds()
         except KubeError as exc:
             log.warning("workload kinds unavailable, using the pack's default kind: %s", exc)
             return rows
-        refined = []
-        for row in rows:
-            resource = _real(row.resource, kinds)
-            if resource != row.resource and target.plural != TRAFFICMETRICS:
-                continue
-            peer = _real(row.peer, kinds) if row.peer is not None else None
-            refined.append(replace(row, resource=resource, peer=peer))
-        return refined
+        return with_kinds(target, rows, kinds)
 
     async def _workload_kinds(self) -> dict[ObjectKey, list[str]]:
         kinds: dict[ObjectKey, list[str]] = {}
@@ -89,10 +96,8 @@ class WorkloadLookup:
         return kinds
 
 
-def _real(ref: Ref, kinds: dict[ObjectKey, list[str]]) -> Ref:
-    if not BY_NAME[ref.kind].workload:
-        return ref
-    real = kinds.get((ref.namespace, ref.name))
-    if not real or ref.kind in real:
-        return ref
-    return replace(ref, kind=real[0])
+def _needs_owners(target: Target, rows: list[Row]) -> bool:
+    """Whether some row names a Pod or a Service where the target asks for another kind."""
+    asked = {kind.name for kind in target.kinds}
+    mapped = OWNED_KINDS - asked
+    return any(row.resource.kind in mapped or (row.peer is not None and row.peer.kind in mapped) for row in rows)

@@ -26,6 +26,7 @@ from metrics_api.packs.model import (
     PeerIdentity,
     Source,
     View,
+    WorkloadPods,
 )
 
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
@@ -40,6 +41,8 @@ GROUPED_BY_LE = re.compile(r"\bby\s*\([^)]*\ble\b")
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 DIRECTIONS = ("to", "from")
 LATENCY_UNITS = {"ms": 1.0, "s": 1000.0, "us": 0.001}
+# What an identity may name instead of the requested kind: what Kubernetes maps to the owning workload.
+MAPPED_KINDS = ("Pod", "Service")
 
 
 def load_file(path: Path) -> Pack:
@@ -72,6 +75,13 @@ def parse(document: Any, path: str) -> Pack:
     if not kinds:
         reader.fail("kinds", "a pack must support at least one kind")
     classify = reader.classification(top.get("classify"), kinds)
+    cluster = reader.mapping(top.get("cluster", {"kinds": {}}), "cluster")
+    cluster_kinds = {
+        plural: reader.kind(plural, spec, sources, derived, key=f"cluster.kinds.{plural}")
+        for plural, spec in reader.mapping(cluster.get("kinds"), "cluster.kinds").items()
+    }
+    workload_pods = tuple(reader.workload_pods(spec, f"workload_pods[{i}]", sources)
+                          for i, spec in enumerate(reader.sequence(top.get("workload_pods", []), "workload_pods")))
     return Pack(
         name=reader.text(top.get("mesh"), "mesh"),
         path=path,
@@ -85,6 +95,8 @@ def parse(document: Any, path: str) -> Pack:
         derived=derived,
         sides=reader.sides(top.get("sides", {}), sources),
         backends=reader.backends(top["backends"], sources) if "backends" in top else NO_BACKENDS,
+        cluster_kinds=cluster_kinds,
+        workload_pods=workload_pods,
     )
 
 
@@ -100,6 +112,11 @@ class _Reader:
     def mapping(self, value: Any, key: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(key, "must be a mapping")
+        return value
+
+    def sequence(self, value: Any, key: str) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(key, "must be a list")
         return value
 
     def text(self, value: Any, key: str) -> str:
@@ -262,8 +279,9 @@ class _Reader:
         return DerivedLabel(name, self.label(spec.get("from"), f"{key}.from"), pattern)
 
     def kind(self, plural: str, spec: Any, sources: dict[str, Source],
-             derived: dict[str, DerivedLabel] | None = None) -> KindSupport:
-        key = f"kinds.{plural}"
+             derived: dict[str, DerivedLabel] | None = None, key: str = "") -> KindSupport:
+        """`key` under `cluster.kinds`: the views may name what they identify (`self.identifies`)."""
+        key = key or f"kinds.{plural}"
         kind = BY_PLURAL.get(plural)
         if kind is None:
             self.fail(key, f"unknown kind; supported plurals are {', '.join(BY_PLURAL)}")
@@ -304,6 +322,7 @@ class _Reader:
             namespace=self.label(namespace, f"{key}.self.namespace") if namespace is not None else None,
             kind_label=self.label(kind_label, f"{key}.self.kind_label") if kind_label is not None else None,
             kind_optional=self.kind_optional(identity, f"{key}.self"),
+            identifies=self.identifies(identity.get("identifies"), f"{key}.self.identifies", sources[source_name]),
         )
         if not peer:
             return View(sources[source_name], own)
@@ -316,6 +335,32 @@ class _Reader:
         if value and "kind_label" not in spec:
             self.fail(f"{key}.kind_label_optional", "needs a kind_label")
         return value
+
+    def identifies(self, value: Any, key: str, source: Source) -> str | None:
+        if value is None:
+            return None
+        if not key.startswith("cluster."):
+            self.fail(key, "only views under cluster.kinds are mapped through Kubernetes")
+        if value not in MAPPED_KINDS:
+            self.fail(key, f"must be one of {', '.join(MAPPED_KINDS)}")
+        return value
+
+    def workload_pods(self, spec: Any, key: str, sources: dict[str, Source]) -> WorkloadPods:
+        spec = self.mapping(spec, key)
+        source_name = self.text(spec.get("source"), f"{key}.source")
+        if source_name not in sources:
+            self.fail(f"{key}.source", f"no source named {source_name!r} under `sources`")
+        identity = self.mapping(spec.get("self"), f"{key}.self")
+        default = self.text(spec.get("default"), f"{key}.default")
+        if default not in BY_NAME or not BY_NAME[default].workload:
+            self.fail(f"{key}.default", "must be a workload kind (Deployment, StatefulSet, DaemonSet, Job)")
+        return WorkloadPods(
+            source=sources[source_name],
+            self=Identity(name=self.label(identity.get("name"), f"{key}.self.name"),
+                          namespace=self.label(identity.get("namespace"), f"{key}.self.namespace")),
+            pod=self.label(spec.get("pod"), f"{key}.pod"),
+            default=default,
+        )
 
     def peer(self, spec: Any, key: str) -> PeerIdentity:
         spec = self.mapping(spec, key)

@@ -19,17 +19,22 @@ Three optional keys describe meshes whose labels do not hold names verbatim (doc
 are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind), with
 `kind_label_optional` when some deployments of the mesh lack that label (then series without it are
 read kind-blind: answered for the first kind a request names, peers reported as Deployments).
+
+Two more say what the series identify, for meshes that do not name workload kinds: `cluster.kinds`
+(views used only with Kubernetes access, whose identity `identifies` a Pod or a Service that the
+server maps to the workload owning it) and `workload_pods` (series naming a workload with its pods,
+from whose names --local mode infers the workload's kind).
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from metrics_api.core.kinds import Kind
 from metrics_api.core.model import Direction, Side
 
-VALUE_MARK = "{value}"
-KIND_BLIND_PEER = "Deployment"   # the kind reported for a workload peer whose series carry no kind   # where a derived label's value sits in the pattern of the label it comes from
+VALUE_MARK = "{value}"   # where a derived label's value sits in the pattern of the label it comes from
+KIND_BLIND_PEER = "Deployment"   # the kind reported for a workload peer whose series carry no kind
 
 
 class PackError(ValueError):
@@ -51,6 +56,8 @@ class Identity:
     namespace: str | None = None    # label holding its namespace; None for cluster-scoped kinds
     kind_label: str | None = None   # label whose value must be the kind's spelling (OSM, Hubble)
     kind_optional: bool = False     # series may lack kind_label (older Hubble): read those kind-blind
+    identifies: str | None = None   # the kind the labels name when not the requested one (Pod, Service):
+                                    # mapped through Kubernetes to the workload behind it
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,15 @@ class View:
         if self.peer:
             found += [label for label in self.peer.labels() if label not in found]
         return found
+
+
+@dataclass(frozen=True)
+class WorkloadPods:
+    """Series that name a workload together with the pods reporting for it (`workload_pods`)."""
+    source: Source
+    self: Identity    # the workload's namespace and name labels
+    pod: str          # the label holding a pod's name
+    default: str      # the kind when the pod names tell nothing (Kubernetes spelling)
 
 
 @dataclass(frozen=True)
@@ -153,9 +169,17 @@ class Pack:
     derived: dict[str, DerivedLabel] = field(default_factory=dict)
     sides: dict[str, Side] = field(default_factory=dict)   # source name → the proxy that reports it
     backends: Backends = NO_BACKENDS
+    cluster_kinds: dict[str, KindSupport] = field(default_factory=dict)   # replace/add with Kubernetes access
+    workload_pods: tuple[WorkloadPods, ...] = ()
 
     def side(self, view: View | BackendView) -> Side | None:
         return self.sides.get(view.source.name)
+
+    def for_cluster(self) -> Pack:
+        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds."""
+        if not self.cluster_kinds:
+            return self
+        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={})
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)

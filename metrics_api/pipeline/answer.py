@@ -10,8 +10,11 @@ from metrics_api.core.model import Answer, Direction, Ref, Row, Target
 from metrics_api.kube.fields import parse_field_selector
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
+from metrics_api.pipeline.kinds import KindTable, with_kinds
 from metrics_api.pipeline.normalize import normalize, resource_side
-from metrics_api.pipeline.plan import NOTHING_RECORDED, plan, plan_existence
+from metrics_api.pipeline.plan import NOTHING_RECORDED, plan, plan_existence, plan_workload_pods
+from metrics_api.pipeline.podnames import kinds_from_pods
+from metrics_api.pipeline.quantile import with_quantiles
 from metrics_api.pipeline.recordings import Recordings
 from metrics_api.pipeline.splits import SplitAnswers
 
@@ -66,7 +69,16 @@ class MetricsApi:
         planned = (plan_existence if existence else plan)(self.pack, target, recorded)
         results = await self.fetcher.fetch([q.promql for q in planned], at, self.budget)
         rows = normalize(self.pack, planned, results)
-        return await self.workloads.refine(target, rows) if self.workloads is not None else rows
+        if self.workloads is not None:
+            rows = await self.workloads.refine(target, rows)
+        elif self.pack.workload_pods and _names_workloads(rows):
+            rows = with_kinds(target, rows, await self._kinds_from_pod_names(target, at))
+        return with_quantiles(rows, self.pack.latency_scale)
+
+    async def _kinds_from_pod_names(self, target: Target, at: float) -> KindTable:
+        """--local: the workloads' kinds read from their pods' names (pipeline.podnames)."""
+        results = await self.fetcher.fetch(plan_workload_pods(self.pack, target.window), at, self.budget)
+        return kinds_from_pods(self.pack.workload_pods, results)
 
     async def _idle(self, target: Target) -> Row:
         """An object without series that the cluster has: zeros. Otherwise 404."""
@@ -80,6 +92,11 @@ class MetricsApi:
         qualified = f"{target.plural}.{target.group}" if target.group else target.plural   # core kinds: `pods`
         return not_found(f'{qualified} "{target.name}" not found',
                          name=target.name or "", group=target.group, kind=target.plural)
+
+
+def _names_workloads(rows: list[Row]) -> bool:
+    return any(BY_NAME[r.resource.kind].workload or (r.peer is not None and BY_NAME[r.peer.kind].workload)
+               for r in rows)
 
 
 def _first_kind(target: Target, rows: list[Row]) -> list[Row] | None:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from metrics_api.core.errors import internal
 from metrics_api.core.kinds import BY_NAME, Kind
-from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row, Side
+from metrics_api.core.model import Direction, Measure, Ref, Row, Side
 from metrics_api.core.quantity import MAX_INT64
 from metrics_api.packs.model import KIND_BLIND_PEER, Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
-from metrics_api.pipeline.quantile import Bucket, bucket_quantile, parse_le
+from metrics_api.pipeline.quantile import parse_le
 from metrics_api.store.prometheus import Series
 
 # Numbers are capped at the int64 range that clients read them into (a Table's integer cells, Go's
@@ -19,8 +19,10 @@ LARGEST = float(MAX_INT64)
 
 
 def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[list[Series]]) -> list[Row]:
-    """Rows keyed by (resource, direction, peer). Counts define which rows exist; latency
-    series without counts are dropped, and NaN quantiles (no requests in the window) are absent."""
+    """Rows keyed by (resource, direction, peer). Counts define which rows exist; bucket rates are summed
+    into each row's `buckets` (several series of one row, e.g. a workload's pods, add up), and latency
+    quantiles are computed from them once rows are final (quantile.with_quantiles); bucket series
+    without counts are dropped."""
     rows: dict[tuple, Row] = {}
     for query, series in zip(planned, results):
         if query.measure is Measure.PRESENCE:
@@ -43,44 +45,13 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     row.success = min(row.success + value, LARGEST)
     for query, series in zip(planned, results):
         if query.measure is Measure.BUCKETS:
-            _latencies(pack, query, series, rows)
+            for item in series:
+                key = _key(pack, query, item["metric"])
+                row = rows.get(key) if key else None
+                bound = parse_le(item["metric"].get("le", ""))
+                if row is not None and bound is not None:   # Prometheus skips a series whose `le` is no number
+                    row.buckets[bound] = row.buckets.get(bound, 0.0) + number(item)
     return sorted(rows.values(), key=lambda r: r.sort_key)
-
-
-def _latencies(pack: Pack, query: PlannedQuery, series: list[Series], rows: dict[tuple, Row]) -> None:
-    """p99/p90/p50 of each histogram in a bucket answer, for the rows the counts made. A histogram is
-    the series sharing every label but `le` (as histogram_quantile groups them); the query groups by
-    the view's labels, so their values identify it. NaN quantiles (no requests) stay absent."""
-    grouped_by = query.view.labels()
-    histograms: dict[tuple[str, ...], tuple[dict[str, str], list[Bucket]]] = {}
-    for item in series:
-        labels = item["metric"]
-        bound = parse_le(labels.get("le", ""))
-        count = _sample(item)
-        if bound is None or count is None:   # Prometheus skips a series whose `le` is not a number
-            continue
-        identity = tuple(labels.get(label, "") for label in grouped_by)
-        found = histograms.get(identity)
-        if found is None:
-            found = histograms[identity] = (labels, [])
-        found[1].append((bound, count))
-    for labels, buckets in histograms.values():
-        key = _key(pack, query, labels)
-        row = rows.get(key) if key else None
-        if row is None:
-            continue
-        for measure, quantile in QUANTILES.items():
-            value = bucket_quantile(quantile, buckets)
-            if math.isfinite(value) and value > 0:
-                row.latency_ms[measure] = min(value * pack.latency_scale, LARGEST)
-
-
-def _sample(item: Series) -> float | None:
-    """A sample's value as the store wrote it (NaN and ±Inf included), or None if unreadable."""
-    try:
-        return float(item["value"][1])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
 
 
 def resource_side(pack: Pack, kind: Kind) -> Side | None:
@@ -96,6 +67,13 @@ def number(item: Series) -> float:
     except ValueError:
         raise internal(f"Prometheus answered a sample value that is not a number: {item['value'][1][:40]!r}") from None
     return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def _bound(le: str) -> float | None:
+    try:
+        return float(le)   # also "+Inf" and Go's "1.8e+06"
+    except ValueError:
+        return None
 
 
 def _key(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> tuple | None:
@@ -120,6 +98,8 @@ def _own_ref(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> Ref | N
         return None
     # a requested name was selected exactly (encoded): answer it as requested, even where decoding the
     # label value would be ambiguous
+    if identity.identifies:   # a pod or Service, mapped to its workload later: its own name
+        return Ref(pack.decode(namespace), pack.decode(name), identity.identifies)
     return Ref(pack.decode(namespace), query.requested or pack.decode(name), query.kind.name)
 
 

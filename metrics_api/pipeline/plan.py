@@ -49,6 +49,17 @@ def plan_existence(pack: Pack, target: Target, recorded: Recorded = NOTHING_RECO
     return queries
 
 
+def plan_workload_pods(pack: Pack, window: float) -> list[str]:
+    """For --local kind inference: each `workload_pods` declaration's series, by workload and pod."""
+    queries = []
+    for declaration in pack.workload_pods:
+        labels = [declaration.self.namespace or "", declaration.self.name, declaration.pod]
+        selector = ", ".join(promql.not_empty(label) for label in labels)
+        queries.append(fill(declaration.source.counts, selector, ", ".join(labels), promql.duration(window),
+                             seconds=promql.number(window)))
+    return queries
+
+
 def _presence(pack: Pack, support: KindSupport, target: Target, recorded: Recorded) -> list[PlannedQuery]:
     """A resource that only calls out has no server-side series but is known to the mesh through its
     client-side series: list it, with zero inbound traffic, instead of hiding it."""
@@ -115,7 +126,7 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
         matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
         matchers.append(_equals(pack, derived, identity.namespace, target.namespace))
-    if target.name is not None:
+    if target.name is not None and not identity.identifies:   # pods/Services: mapped later
         matchers.append(_equals(pack, derived, identity.name, target.name))
     elif identity.name in derived:
         parsed = derived[identity.name]

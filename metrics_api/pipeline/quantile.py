@@ -20,7 +20,11 @@ import bisect
 import math
 from collections.abc import Iterable
 
+from metrics_api.core.model import QUANTILES, Row
+from metrics_api.core.quantity import MAX_INT64
+
 PRECISION_TOLERANCE = 1e-12   # promql/quantile.go: correctPrecisionErrors(buckets, 1e-12)
+LARGEST = float(MAX_INT64)    # the int64 range clients read quantities into
 
 Bucket = tuple[float, float]   # (upper bound, cumulative count)
 
@@ -103,3 +107,18 @@ def _ensure_monotonic(counts: list[float]) -> None:
             highest = counts[index]
         elif counts[index] < highest:
             counts[index] = highest
+
+
+def with_quantiles(rows: list[Row], scale: float) -> list[Row]:
+    """Each row's p99/p90/p50 from its summed bucket rates (in the mesh's unit; times `scale` is ms), then
+    the buckets dropped. NaN (no requests) leaves a quantile absent; values are capped at the int64 range
+    clients read them into."""
+    for row in rows:
+        if row.buckets:
+            buckets = list(row.buckets.items())
+            for measure, quantile in QUANTILES.items():
+                value = bucket_quantile(quantile, buckets)
+                if math.isfinite(value) and value > 0:
+                    row.latency_ms[measure] = min(value * scale, LARGEST)
+            row.buckets = {}
+    return rows

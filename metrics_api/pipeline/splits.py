@@ -14,7 +14,6 @@ from metrics_api.core import promql
 from metrics_api.core.errors import not_found
 from metrics_api.core.kinds import Kind
 from metrics_api.core.model import (
-    QUANTILES,
     Answer,
     Backend,
     Direction,
@@ -28,7 +27,7 @@ from metrics_api.packs.model import BackendView, Pack, fill
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.normalize import number
 from metrics_api.pipeline.plan import one_of
-from metrics_api.pipeline.quantile import Bucket, bucket_quantile, parse_le
+from metrics_api.pipeline.quantile import parse_le, with_quantiles
 from metrics_api.store.prometheus import Series
 
 
@@ -56,6 +55,9 @@ class SplitSource(Protocol):
         """The splits of `kind` in `namespace` (None: every namespace), sorted by namespace and name."""
 
 
+_Key = tuple[int, str, str]   # (split index, backend namespace, backend name)
+
+
 @dataclass(frozen=True)
 class _Planned:
     promql: str
@@ -80,11 +82,13 @@ class SplitAnswers:
                                 name=target.name, group=target.group, kind=target.plural)
         planned = [query for index, split in enumerate(splits) for query in self._plan(index, split, target.window)]
         results = await self.fetcher.fetch([q.promql for q in planned], at, self.budget)
-        measured = self._measured(planned, results)
+        measured, buckets = self._measured(planned, results)
         side = self.pack.side(self.view) or Side.CLIENT
-        rows = [Row(split.ref, Direction.FROM, None, *measured.get(self._key(index, backend), (0.0, 0.0, {})),
-                    side=side, backend=Backend(split.apex.name, backend.name, backend.weight))
+        rows = [Row(split.ref, Direction.FROM, None, *measured.get(self._key(index, backend), (0.0, 0.0)),
+                    side=side, backend=Backend(split.apex.name, backend.name, backend.weight),
+                    buckets=dict(buckets.get(self._key(index, backend), {})))
                 for index, split in enumerate(splits) for backend in split.backends]
+        with_quantiles(rows, self.pack.latency_scale)
         root = splits[0].ref if target.name is not None else None
         return Answer(target, rows, at, path, root=root)
 
@@ -112,10 +116,10 @@ class SplitAnswers:
                 _Planned(fill(view.source.buckets, selector, by, duration), index, Measure.BUCKETS)]
 
     def _measured(self, planned: Sequence[_Planned], results: Sequence[list[Series]]
-                  ) -> dict[tuple[int, str, str], tuple[float, float, dict[Measure, float]]]:
-        """_key → (success, failure, latency ms)."""
-        counts: dict[tuple[int, str, str], list[float]] = {}
-        buckets: dict[tuple[int, str, str], list[Bucket]] = {}
+                  ) -> tuple[dict[_Key, tuple[float, float]], dict[_Key, dict[float, float]]]:
+        """_key → (success, failure), and _key → the backend's summed bucket rates (`le` → rate)."""
+        counts: dict[_Key, list[float]] = {}
+        buckets: dict[_Key, dict[float, float]] = {}
         backend = self.view.backend
         for query, series in zip(planned, results):
             for item in series:
@@ -125,19 +129,10 @@ class SplitAnswers:
                 if query.measure is Measure.COUNTS:
                     counts.setdefault(key, [0.0, 0.0])[self.pack.classify.is_failure(labels)] += number(item)
                 elif (bound := parse_le(labels.get("le", ""))) is not None:
-                    buckets.setdefault(key, []).append((bound, number(item)))
-        return {key: (success, failure, self._latency(buckets.get(key, [])) if success + failure > 0 else {})
-                for key, (success, failure) in counts.items()}
+                    backend_buckets = buckets.setdefault(key, {})
+                    backend_buckets[bound] = backend_buckets.get(bound, 0.0) + number(item)
+        return {key: (success, failure) for key, (success, failure) in counts.items()}, buckets
 
-    def _latency(self, buckets: list[Bucket]) -> dict[Measure, float]:
-        """p99/p90/p50 of one backend's summed bucket rates (a backend's series are one histogram)."""
-        found = {}
-        for measure, quantile in QUANTILES.items():
-            value = bucket_quantile(quantile, buckets)
-            if value == value and 0 < value < float("inf"):   # NaN: no requests
-                found[measure] = value * self.pack.latency_scale
-        return found
-
-    def _key(self, index: int, backend: SplitBackend) -> tuple[int, str, str]:
+    def _key(self, index: int, backend: SplitBackend) -> _Key:
         """A backend's key in _measured: meshes without a backend namespace label (Consul CE) key by name."""
         return index, backend.namespace if self.view.backend.namespace else "", backend.name

@@ -1,9 +1,11 @@
 """One conformance suite for every mesh variant: the same simulated traffic, rendered as each variant's
 own series (its buckets, units and label spelling: Istio sidecars or ambient waypoints, Kuma's naming
 modes, Hubble with or without kinds, ...), must give the same TrafficMetrics through the server and the
-mesh's one pack, in --local mode, on a real Prometheus and on a real VictoriaMetrics. Expected values
-come from tests/truth.py, which only knows the scenario; what a mesh cannot observe is stated in SIGHT
-(tests/support/expectations.py), never skipped silently.
+mesh's one pack, on a real Prometheus and on a real VictoriaMetrics: every variant in --local mode, and
+each mesh's default variant in cluster mode too (the server on the Kubernetes stand-in, which holds the
+scenario's workloads, pods, Services and EndpointSlices, and a user its SubjectAccessReviews allow).
+Expected values come from tests/truth.py, which only knows the scenario; what a mesh cannot observe is
+stated in SIGHT / CLUSTER_SIGHT (tests/support/expectations.py), never skipped silently.
 
 Variants of one mesh never share a store (the pack reads all of them): the variants are grouped into
 layers with at most one variant per mesh (meshsim.layers), one store per layer and engine; layer 0, the
@@ -12,6 +14,7 @@ default variants, is the session's shared Prometheus.
 from __future__ import annotations
 
 import os
+import ssl
 
 import pytest
 
@@ -22,10 +25,13 @@ from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.expectations import (
     BOTH,
+    CLUSTER_SIGHT,
+    MESHES,
     PLURALS,
     WINDOW_TEXT,
     WINDOWS,
     WORKLOADS,
+    as_served,
     assert_matches,
     expected_peer,
     observable,
@@ -36,10 +42,15 @@ from tests.support.expectations import (
     served,
     sight_of,
 )
+from tests.support.kube_stub import KubeStub, objects_of
+from tests.support.serverproc import Reply, ServerProcess, server_pool
 from tests.support.truth import Ref
 
 P = API_PREFIX
 ENGINES = ("prometheus", "victoriametrics")
+ZEROS = ("p99_response_latency", "p90_response_latency", "p50_response_latency", "success_count", "failure_count",
+         "request_rate")
+READER = "conformance-reader"   # the one user the stand-in's SubjectAccessReviews allow
 
 
 LAYERS = layers()
@@ -108,7 +119,50 @@ def variant_servers(request, stores, tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module", params=[(e, v) for e in ENGINES for v in VARIANTS], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(scope="session")
+def kube(scenario, tmp_path_factory):
+    """The kube-apiserver stand-in with the scenario's objects; it allows READER only."""
+    stub = KubeStub(tmp_path_factory.mktemp("conformance-kube"), objects_of(scenario)).start()
+    stub.policy = lambda spec: spec.get("user") == READER
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
+class AsReader:
+    """A cluster-mode server, asked by READER (a client certificate of the stand-in's client CA)."""
+
+    def __init__(self, server: ServerProcess, kube: KubeStub) -> None:
+        self.server = server
+        self.tls = ssl.create_default_context()
+        self.tls.check_hostname = False
+        self.tls.verify_mode = ssl.CERT_NONE
+        self.tls.load_cert_chain(*kube.client_ca.issue(READER))
+
+    def get(self, path: str) -> Reply:
+        return self.server.get(path, tls=self.tls)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_api_server(kube, tmp_path_factory):
+    """`cluster_api_server(url, mesh)` → a cluster-mode server on the store at `url`, one per (url, mesh)."""
+    certs = tmp_path_factory.mktemp("cluster-server")
+
+    def make(url: str, mesh: str) -> AsReader:
+        server = ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
+                               "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
+        return AsReader(server, kube)
+
+    with server_pool(make) as start:
+        yield start
+
+
+@pytest.fixture(scope="module", params=[(e, v, "local") for e in ENGINES for v in VARIANTS]
+                + [(e, m, "cluster") for e in ENGINES for m in MESHES], ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
 def case(request):
     return request.param
 
@@ -120,13 +174,27 @@ def mesh(case):
 
 
 @pytest.fixture(scope="module")
-def sight(mesh):
-    return sight_of(mesh)
+def sight(case):
+    engine, variant, mode = case
+    return CLUSTER_SIGHT[variant] if mode == "cluster" else sight_of(variant)
 
 
 @pytest.fixture(scope="module")
-def server(case, variant_servers):
-    return variant_servers(*case)
+def server(case, variant_servers, stores, request):
+    engine, variant, mode = case
+    if mode == "cluster":   # the default variants: layer 0 of each engine
+        return request.getfixturevalue("cluster_api_server")(stores(engine, 0).url, variant)
+    return variant_servers(engine, variant)
+
+
+def assert_unseen(reply: Reply, sight, context: str) -> None:
+    """An object the mesh never saw: unknown (404) in --local mode, zeros when Kubernetes has it (and no
+    success_rate: CONTRACT §3, 0/0 is not a rate)."""
+    if not sight.cluster:
+        assert reply.status == 404, f"{context} is invisible: {reply.body[:300]}"
+        return
+    assert reply.status == 200, f"{context} is in the cluster: {reply.body[:300]}"
+    assert {m["name"]: m["value"] for m in reply.json()["metrics"]} == dict.fromkeys(ZEROS, "0"), context
 
 
 # -- the suite ---------------------------------------------------------------------------------
@@ -145,14 +213,14 @@ def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, 
     checked = 0
     for kind in served(sight):
         for ref in truth.resources(scenario, kind):
-            reply = server.get(f"{path_of(ref)}?t={window}")
+            reply = server.get(f"{path_of(as_served(sight, ref))}?t={window}")
             if not observable(scenario, sight, ref):
-                assert reply.status == 404, f"{mesh} {ref} is invisible to {mesh}: {reply.body[:300]}"
+                assert_unseen(reply, sight, f"{mesh} {ref}")
                 continue
             assert reply.status == 200, f"{mesh} {ref}: {reply.body[:300]}"
             item = reply.json()
             assert item["kind"] == "TrafficMetrics" and item["window"] == WINDOW_TEXT[window]
-            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == ref.kind
+            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == reported_kind(sight, ref.kind)
             assert_matches(item, resource_truth(scenario, mesh, sight, ref, WINDOWS[window]), f"{mesh} {ref}")
             checked += 1
     assert checked >= 15
@@ -167,7 +235,8 @@ def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sigh
             assert listing["kind"] == "TrafficMetricsList" and isinstance(listing["items"], list), path
             kinds = WORKLOADS if sight.kind_blind and kind in WORKLOADS else (kind,)
             expected = sorted((r for k in kinds for r in truth.resources(scenario, k, namespace)
-                               if observable(scenario, sight, r)), key=lambda r: (r.namespace or "", r.name))
+                               if observable(scenario, sight, r) and reported_kind(sight, r.kind) == kind),
+                              key=lambda r: (r.namespace or "", r.name))
             assert {i["resource"]["kind"] for i in listing["items"]} <= {kind}
             expected.sort(key=lambda r: (r.namespace or "", sight.spelled(r.name)))
             got = [(i["resource"].get("namespace", ""), i["resource"]["name"]) for i in listing["items"]]
@@ -193,7 +262,7 @@ def test_edges_of_every_resource_of_every_served_kind(server, scenario, mesh, si
         for ref in truth.resources(scenario, kind):
             if not observable(scenario, sight, ref):
                 continue
-            reply = server.get(f"{path_of(ref)}/edges?t=1m")
+            reply = server.get(f"{path_of(as_served(sight, ref))}/edges?t=1m")
             if not directions:
                 assert reply.status == 404, f"{mesh} serves no edges of {kind}"
                 continue
@@ -232,7 +301,7 @@ def test_idle_resource_has_zero_counts_and_zero_latency(server, scenario, mesh, 
     ref = Ref("Service", "shop", "idle") if "Deployment" not in sight.kinds else Ref("Deployment", "shop", "idle")
     reply = server.get(path_of(ref))
     if not observable(scenario, sight, ref):   # only an unmeshed, idle caller: nothing records it
-        assert reply.status == 404
+        assert_unseen(reply, sight, f"{mesh} {ref}")
         return
     values = {m["name"]: m["value"] for m in reply.json()["metrics"]}
     assert set(values.values()) == {"0"}, values
@@ -268,8 +337,18 @@ def test_cross_kind_cross_namespace_and_bidirectional_edges(server, mesh, sight)
         assert ("from", "shop", "web", "Deployment") in peers
 
 
-def test_a_kind_blind_mesh_answers_any_workload_kind_by_name(server, mesh, sight):
-    if not sight.kind_blind:
-        pytest.skip(f"{mesh}: its series name workload kinds")
-    item = server.get(f"{P}/namespaces/shop/statefulsets/db").json()
-    assert item["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "db"}
+def test_each_workload_is_served_under_one_kind(server, scenario, mesh, sight):
+    """Its own kind, or for a kind-blind mesh in --local mode the kind its pod names show; never two."""
+    kinds = [k for k in WORKLOADS if k in sight.kinds]
+    if not kinds:
+        assert server.get(f"{P}/namespaces/shop/deployments/web").status == 404, f"{mesh} serves no workload kind"
+        return
+    checked = 0
+    for ref in (r for k in WORKLOADS for r in truth.resources(scenario, k)
+                if sight.cluster or observable(scenario, sight, r)):
+        for kind in kinds:
+            reply = server.get(path_of(Ref(kind, ref.namespace, ref.name)))
+            expected = 200 if kind == reported_kind(sight, ref.kind) else 404
+            assert reply.status == expected, f"{mesh} {kind} {ref.namespace}/{ref.name}: {reply.body[:200]}"
+            checked += reply.status == 200
+    assert checked >= 8

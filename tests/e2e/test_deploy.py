@@ -366,7 +366,7 @@ def test_rbac(mesh):
               if {"get", "list", "watch"} <= set(rule["verbs"])}
     for g, r in [("", "pods"), ("", "namespaces"), ("", "services"),
                  ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"),
-                 ("apps", "replicasets"), ("batch", "jobs"),
+                 ("apps", "replicasets"), ("batch", "jobs"), ("discovery.k8s.io", "endpointslices"),
                  ("split.smi-spec.io", "trafficsplits"), ("gateway.networking.k8s.io", "httproutes")]:
         assert (g, r) in grants, (g, r)
     # Read-only.

@@ -37,7 +37,9 @@ def _as_named(name: str) -> str:
 class Sight:
     """What one mesh's series let the server see."""
     kinds: dict[str, Kind]
-    kind_blind: bool = False   # workload labels carry no kind: a workload peer is reported as a Deployment
+    cluster: bool = False      # cluster mode: an object the mesh never saw exists in Kubernetes (zeros, not 404)
+    kind_blind: bool = False   # workload labels carry no kind: each workload is served under the kind its
+                               # pod names show (KIND_FROM_POD_NAMES), peers too
     # how a name read back from series (lists, peers) is spelled; a requested name is answered as asked
     spelled: Callable[[str], str] = _as_named
 
@@ -52,7 +54,7 @@ SIGHT: dict[str, Sight] = {
     }),
     "istio": Sight({
         **{k: Kind() for k in WORKLOADS}, "Namespace": Kind(),
-        "Pod": Kind(edges=()),   # telemetry v2 has no peer pod label
+        "Pod": Kind(peers={"to": "workload", "from": "workload"}),   # telemetry v2 has no peer pod label
         "Service": Kind(edges=("from",), peers={"from": "workload"}),
     }, kind_blind=True),
     "consul": Sight({
@@ -89,6 +91,36 @@ VARIANT_SIGHT: dict[str, Sight] = {
 
 def sight_of(variant: str) -> Sight:
     return VARIANT_SIGHT.get(variant) or SIGHT[VARIANTS[variant].mesh]
+
+# With Kubernetes access (cluster mode, tests/support/kube_stub.py holds the scenario's objects): kinds
+# come from the cluster, and where the series name pods and Services (Consul, Kuma) these are mapped to
+# the workloads owning them (ownerReferences; EndpointSlices), so workloads get both edge directions and
+# Service and pod peers become workloads. What stays blank is unobservable whatever the cluster says:
+# OSM's and Cilium's series name no Service, Istio's no peer pod, Consul's and Kuma's upstream clusters
+# no destination pod (a pod's callers are unknown), Consul's and Kuma's servers see no callers per pod.
+WORKLOAD_PEERS = {"to": "workload"}
+CLUSTER_SIGHT: dict[str, Sight] = {
+    "linkerd": Sight(SIGHT["linkerd"].kinds, cluster=True),
+    "istio": Sight(SIGHT["istio"].kinds, cluster=True),
+    "consul": Sight(cluster=True, kinds={
+        **{k: Kind() for k in (*WORKLOADS, "ReplicaSet")}, "Service": Kind(), "Namespace": Kind(),
+        "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS),
+    }),
+    "osm": Sight(SIGHT["osm"].kinds, cluster=True),
+    "kuma": Sight(cluster=True, kinds={
+        **{k: Kind() for k in (*WORKLOADS, "ReplicaSet")}, "Namespace": Kind(),
+        "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS),
+        "Service": Kind(edges=("from",), peers={"from": "workload"}, callers_only=True),
+    }),
+    "cilium": Sight(SIGHT["cilium"].kinds, cluster=True),
+}
+MODES = {"local": SIGHT, "cluster": CLUSTER_SIGHT}
+
+# --local, kind-blind meshes: the kind a workload's pod names show (docs/meshes.md): `<name>-<hash>-<5>`
+# is a Deployment's pod, `<name>-<ordinal>` a StatefulSet's; DaemonSet and Job pods (`<name>-<5 chars>`)
+# tell nothing, so those workloads are served as the packs' default, Deployment.
+KIND_FROM_POD_NAMES = {"Deployment": "Deployment", "StatefulSet": "StatefulSet", "DaemonSet": "Deployment",
+                       "Job": "Deployment"}
 
 
 def quantity(text: str) -> float:
@@ -137,7 +169,12 @@ def assert_matches(item, expected: truth.Metrics, context: str) -> None:
 
 
 def reported_kind(sight: Sight, kind: str) -> str:
-    return "Deployment" if sight.kind_blind and kind in WORKLOADS else kind
+    return KIND_FROM_POD_NAMES[kind] if sight.kind_blind and kind in WORKLOADS else kind
+
+
+def as_served(sight: Sight, ref: Ref) -> Ref:
+    """The resource as the server names it (its kind as `reported_kind`)."""
+    return Ref(reported_kind(sight, ref.kind), ref.namespace, ref.name)
 
 
 def peer_granularity(sight: Sight, ref: Ref, direction: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import hashlib
 import ipaddress
 import ssl
 import threading
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from meshsim.process import free_port
-from meshsim.scenario import Scenario
+from meshsim.scenario import Scenario, pod_ip
 
 SERVICE_ACCOUNT_TOKEN = "stub-service-account-token"
 # Where each SMI plural lives in the Kubernetes API, and its list kind.
@@ -36,6 +37,7 @@ API = {
     "statefulsets": ("/apis/apps/v1", "apps/v1", "StatefulSet"),
     "daemonsets": ("/apis/apps/v1", "apps/v1", "DaemonSet"),
     "replicasets": ("/apis/apps/v1", "apps/v1", "ReplicaSet"), "jobs": ("/apis/batch/v1", "batch/v1", "Job"),
+    "endpointslices": ("/apis/discovery.k8s.io/v1", "discovery.k8s.io/v1", "EndpointSlice"),
 }
 PLURAL = {kind: plural for plural, (_, _, kind) in API.items()}
 CONFIGMAP = "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication"
@@ -47,6 +49,7 @@ APISERVICE_GROUPS = {SMI_APISERVICE: ("metrics.smi-spec.io", "v1alpha1"),
                      "v1beta2.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta2"),
                      "v1beta1.custom.metrics.k8s.io": ("custom.metrics.k8s.io", "v1beta1"),
                      "v1beta1.external.metrics.k8s.io": ("external.metrics.k8s.io", "v1beta1")}
+RESOURCE_VERSION = "1"   # the objects never change: every list is consistent with every other
 PAGE_LIMIT_CAP = 3   # answer at most this many items per page, to exercise `continue`
 
 Policy = Callable[[dict[str, Any]], bool]   # a SubjectAccessReview spec → allowed?
@@ -124,26 +127,71 @@ def _usage(ca: bool) -> x509.KeyUsage:
 
 
 def objects_of(scenario: Scenario, extra: tuple[tuple[str, str, str, dict[str, str]], ...] = ()) -> dict[str, list]:
-    """Kubernetes objects for the scenario's workloads, their pods and namespaces, plus `extra`
-    (namespace, name, kind, labels) objects that have no traffic."""
+    """Kubernetes objects for the scenario, as a cluster running it would hold them: namespaces, the
+    workloads, a ReplicaSet per Deployment (named `<deployment>-<pod-template-hash>`, as the deployment
+    controller names it), the pods (ownerReferences to their controller, labels, IPs), one Service per
+    workload selecting its pods, and that Service's EndpointSlice (targetRef to each pod); plus `extra`
+    (namespace, name, kind, labels) objects that have no traffic and no pods."""
     found: dict[str, list] = {plural: [] for plural in API}
+    ips = {key: pod_ip(index) for key, index in scenario.pod_index().items()}
 
-    def add(kind: str, namespace: str, name: str, labels: dict[str, str]) -> None:
-        metadata: dict[str, Any] = {"name": name, "uid": f"uid-{kind}-{namespace}-{name}", "resourceVersion": "1",
+    def add(kind: str, namespace: str, name: str, labels: dict[str, str], owner: dict[str, Any] | None = None,
+            spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None,
+            **fields: Any) -> dict[str, Any]:
+        metadata: dict[str, Any] = {"name": name, "uid": uid(kind, namespace, name), "resourceVersion": "1",
                                     "creationTimestamp": "2024-01-01T00:00:00Z", "labels": labels}
         if kind != "Namespace":
             metadata = {"name": name, "namespace": namespace, **{k: v for k, v in metadata.items() if k != "name"}}
-        found[PLURAL[kind]].append({"metadata": metadata, "spec": {}, "status": {}})
+        if owner is not None:
+            metadata["ownerReferences"] = [owner]
+        body = {"metadata": metadata, **fields} if fields else {"metadata": metadata, "spec": spec or {},
+                                                                 "status": status or {}}
+        found[PLURAL[kind]].append(body)
+        return body
 
     for namespace in sorted({w.namespace for w in scenario.workloads} | {e[0] for e in extra}):
         add("Namespace", "", namespace, {"kubernetes.io/metadata.name": namespace})
     for workload in scenario.workloads:
-        add(workload.kind, workload.namespace, workload.name, dict(workload.labels))
+        labels = dict(workload.labels)
+        add(workload.kind, workload.namespace, workload.name, labels, spec={"selector": {"matchLabels": labels}})
+        controller = owner_reference(workload.kind, workload.namespace, workload.name)
+        pod_labels = labels
+        if workload.kind == "Deployment":
+            replicaset = f"{workload.name}-{workload.pod_template_hash}"
+            pod_labels = {**labels, "pod-template-hash": workload.pod_template_hash}
+            add("ReplicaSet", workload.namespace, replicaset, pod_labels, controller,
+                spec={"replicas": len(workload.pods), "selector": {"matchLabels": pod_labels}})
+            controller = owner_reference("ReplicaSet", workload.namespace, replicaset)
+        endpoints = []
         for pod in workload.pods:
-            add("Pod", workload.namespace, pod, dict(workload.labels))
+            ip = ips[(workload.namespace, pod)]
+            add("Pod", workload.namespace, pod, pod_labels, controller, spec={"serviceAccountName": workload.service_account},
+                status={"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]})
+            endpoints.append({"addresses": [ip], "conditions": {"ready": True, "serving": True, "terminating": False},
+                              "targetRef": {"kind": "Pod", "namespace": workload.namespace, "name": pod,
+                                            "uid": uid("Pod", workload.namespace, pod)}})
+        service = workload.service
+        add("Service", workload.namespace, service, {"app": labels.get("app", service)},
+            spec={"selector": {"app": labels.get("app", service)}, "ports": [{"port": 8080, "protocol": "TCP"}],
+                  "type": "ClusterIP"})
+        add("EndpointSlice", workload.namespace, f"{service}-{hashlib.sha256(service.encode()).hexdigest()[:5]}",
+            {"kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+            owner_reference("Service", workload.namespace, service), addressType="IPv4", endpoints=endpoints,
+            ports=[{"name": "", "port": 8080, "protocol": "TCP"}])
     for namespace, name, kind, labels in extra:
         add(kind, namespace, name, labels)
     return found
+
+
+def uid(kind: str, namespace: str, name: str) -> str:
+    return f"uid-{kind}-{namespace}-{name}"
+
+
+def owner_reference(kind: str, namespace: str, name: str) -> dict[str, Any]:
+    """The controller ownerReference to the object (Kubernetes sets `controller: true` on exactly one)."""
+    api_version = API[PLURAL[kind]][1]
+    return {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid(kind, namespace, name),
+            "controller": True, "blockOwnerDeletion": True}
 
 
 class KubeStub:
@@ -296,17 +344,23 @@ class KubeStub:
         return json(apiservice)
 
     async def _list(self, request: web.Request) -> web.Response:
+        """A list as kube-apiserver answers it: items in key order (namespace/name), at most `limit` (and
+        PAGE_LIMIT_CAP) per page, an opaque `continue` token while more remain, the list's resourceVersion."""
         self.list_calls.append(request.path_qs)
         plural = request.path.rsplit("/", 1)[-1]
         _, api_version, kind = API[plural]
         namespace = request.match_info.get("namespace")
-        items = [o for o in self.objects[plural] if namespace is None or o["metadata"].get("namespace") == namespace]
-        start = int(request.query.get("continue") or 0)
-        limit = min(int(request.query.get("limit") or len(items) or 1), PAGE_LIMIT_CAP)
+        items = sorted((o for o in self.objects[plural] if namespace is None or o["metadata"].get("namespace") == namespace),
+                       key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        try:
+            start = continue_offset(request.query.get("continue"))
+            limit = min(int(request.query.get("limit") or len(items) or 1), PAGE_LIMIT_CAP)
+        except ValueError:
+            return status(400, "BadRequest", "continue key is not valid")
         page = items[start:start + limit]
-        metadata: dict[str, Any] = {"resourceVersion": "1"}
+        metadata: dict[str, Any] = {"resourceVersion": RESOURCE_VERSION}
         if start + limit < len(items):
-            metadata["continue"] = str(start + limit)
+            metadata["continue"] = continue_token(start + limit)
             metadata["remainingItemCount"] = len(items) - start - limit
         return json({"kind": f"{kind}List", "apiVersion": api_version, "metadata": metadata,
                      "items": [{"kind": kind, "apiVersion": api_version, **o} for o in page]})
@@ -326,6 +380,21 @@ class KubeStub:
         items = [o for o in self.route_objects.get(plural, []) if o["apiVersion"].startswith(f"{group}/")]
         return json({"kind": "List", "apiVersion": f"{group}/{version}", "metadata": {"resourceVersion": "1"},
                      "items": [{**o, "apiVersion": f"{group}/{version}"} for o in items]})
+
+
+def continue_token(offset: int) -> str:
+    """Opaque to clients, as the real one (base64 JSON of the resource version and the next key)."""
+    return base64.urlsafe_b64encode(orjson.dumps({"v": "meta.k8s.io/v1", "rv": RESOURCE_VERSION, "start": offset})).decode()
+
+
+def continue_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        decoded = orjson.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(decoded["start"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, base64.binascii.Error) as exc:
+        raise ValueError(token) from exc
 
 
 def json(body: dict[str, Any], code: int = 200) -> web.Response:

@@ -8,6 +8,7 @@ from metrics_api.core.kinds import BY_PLURAL
 from metrics_api.core.model import Direction, Measure, Ref, Target
 from metrics_api.pipeline.normalize import normalize
 from metrics_api.pipeline.plan import plan, plan_existence
+from metrics_api.pipeline.quantile import with_quantiles
 from tests.support.catalog import packs
 
 LINKERD = packs.load("linkerd")
@@ -64,7 +65,8 @@ def test_a_list_across_namespaces_has_no_namespace_matcher():
 
 def rows_of(request_target: Target, by_measure: dict[tuple[str, str], list[dict]]):
     planned = plan(LINKERD, request_target)
-    return normalize(LINKERD, planned, [by_measure.get((q.direction, q.measure), []) for q in planned])
+    rows = normalize(LINKERD, planned, [by_measure.get((q.direction, q.measure), []) for q in planned])
+    return with_quantiles(rows, LINKERD.latency_scale)   # as the pipeline does once rows are final
 
 
 WEB = dict(namespace="shop", deployment="web")
