@@ -212,7 +212,13 @@ def default_scenario(now: int | None = None) -> Scenario:
     backup = W("ops", "backup", "Job", 1, tier="infra")
     ab = W("ops", "a.b", "Deployment", 1, tier="edge")
     axb = W("ops", "axb", "Deployment", 1, tier="edge")
-    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb)
+    # A dotted name whose regex lookalike sorts *before* it ("-" < "."): a name matched with =~ would
+    # bring c-d's series into a GET of c.d, and the first row after sorting would be c-d's. (a.b's
+    # lookalike axb sorts after it, so that pair alone cannot show the bug.) Both sit behind the one
+    # Service "c-d", as two Deployments selected by one Service do.
+    cd = W("ops", "c.d", "Deployment", 1, tier="edge")
+    c_d = W("ops", "c-d", "Deployment", 1, tier="edge")
+    workloads = (web, api, db, idle, gateway, ledger, agent, backup, ab, axb, cd, c_d)
 
     flows: list[Flow] = []
     flows += spread(None, web, 20, 0.01, LAT_MID)  # external traffic
@@ -225,6 +231,8 @@ def default_scenario(now: int | None = None) -> Scenario:
     flows += spread(backup, db, 0.5, 0.0, LAT_SLOW)
     flows += spread(ab, axb, 3, 0.0, LAT_MID)
     flows += spread(axb, ab, 4, 0.25, LAT_FAST)
+    flows += spread(cd, c_d, 2, 0.0, LAT_MID)
+    flows += spread(c_d, cd, 5, 0.2, LAT_FAST)
     flows += spread(None, idle, 0, 0.0, LAT_MID)  # series exist, never increase
     return Scenario(workloads, tuple(flows), start, end, step)
 

@@ -13,6 +13,15 @@ from meshsim.scenario import Scenario, default_scenario
 from meshsim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With `CI` set, a missing tool fails the run here instead of skipping the tests that need it."""
+    from tests.support.tools import ci_requested, problems
+
+    if ci_requested() and (missing := problems()):
+        pytest.exit("CI is set and required tools are missing (their tests would only skip):\n  "
+                    + "\n  ".join(missing), returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 @pytest.fixture(scope="session")
 def scenario() -> Scenario:
     """default_scenario() at session start (samples now-20min … now+60min, step 10s)."""

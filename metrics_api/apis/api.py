@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from metrics_api.core.model import Answer, Attributes, Target
+from metrics_api.core.model import Answer, Target
 from metrics_api.packs.model import Pack
 
 Renderer = Callable[[Answer], bytes]
@@ -20,12 +20,11 @@ Renderer = Callable[[Answer], bytes]
 
 @dataclass(frozen=True)
 class Route:
-    """A parsed API request: what to measure, how kube-apiserver would authorize it, and what the
-    API-specific renderer needs (`view`, e.g. the metric an autoscaler asked for)."""
+    """A parsed API request: what to measure and what the API-specific renderer needs (`view`, e.g. the
+    metric an autoscaler asked for). How it is authorized comes from the raw path before routing
+    (http/requestinfo.py, as kube-apiserver's request-info parser reads it)."""
     target: Target
-    attributes: Attributes
     path_template: str          # low-cardinality label for our own metrics, prefix included
-    watch: bool = False
     view: Any = None            # hashable; read only by the API's own renderer
 
 
@@ -54,10 +53,6 @@ class Api(Protocol):
 
     def renderer(self, route: Route, accept: str | None, query: Mapping[str, str]) -> Renderer:
         """How to render the Answer for this request; raises 406 when Accept excludes every form served."""
-
-
-def watch_requested(query: Mapping[str, str]) -> bool:
-    return query.get("watch") in ("true", "1")
 
 
 class ListedApi:

@@ -55,6 +55,7 @@ class Settings:
     stale_if_error: float = 0.0
     max_in_flight: int = 400
     max_prometheus_queries: int = 32
+    recording_rules: str = "auto"
     max_prometheus_response_bytes: int = 64 << 20
     shutdown_delay: float = 0.0
     drain_timeout: float = 20.0
@@ -88,6 +89,7 @@ FLAGS: dict[str, tuple[Any, str]] = {
                               "Prometheus fails (0: never)"),
     "max-in-flight": (int, "most API requests served at once; the excess gets 429 with Retry-After"),
     "max-prometheus-queries": (int, "most queries sent to Prometheus at once"),
+    "recording-rules": (str, "auto: read the series of `queries rules` where the store holds them for a request's window; off: always the raw series"),
     "max-prometheus-response-bytes": (int, "largest Prometheus answer read; a larger one fails the request (500)"),
     "shutdown-delay": (float, "seconds to keep serving, with /readyz failing, after SIGTERM before closing "
                               "the listener"),
@@ -204,6 +206,8 @@ def _validate(values: dict[str, Any]) -> Settings:
         converted["bind_address"] = bind
     if not converted.get("cert_dir"):
         converted["cert_dir"] = str(Path(tempfile.gettempdir()) / "smi-metrics-api-certs")
+    if converted.get("recording_rules", "auto") not in ("auto", "off"):
+        raise ConfigError(f"--recording-rules {converted['recording_rules']!r}: use auto or off")
     if converted.get("log_level", "info") not in ("debug", "info", "warning", "error"):
         raise ConfigError(f"--log-level {converted['log_level']!r}: use debug, info, warning or error")
     return Settings(**converted)

@@ -15,7 +15,10 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
+
+import yaml
 
 from metrics_api.apis.smi import API_PREFIX
 from metrics_api.apis.smi.routing import parse
@@ -24,9 +27,11 @@ from metrics_api.cli.config import STORE_FLAGS, ConfigError, Settings, add_flags
 from metrics_api.core import promql
 from metrics_api.core.errors import ApiError
 from metrics_api.core.model import Target
+from metrics_api.core.quantity import parse_go_duration
 from metrics_api.packs.catalog import Catalog
 from metrics_api.packs.detect import LOOKBACK, DetectionError, Detector
 from metrics_api.packs.model import Pack, PackError, Source
+from metrics_api.packs.rules import parse_record_name, prometheus_rule, record_selector, rule_groups
 from metrics_api.pipeline.plan import PlannedQuery, plan
 from metrics_api.store.prometheus import PrometheusClient, matched
 
@@ -43,17 +48,24 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     render = actions.add_parser("render", help="print the PromQL a request path would run")
     render.add_argument("path", help=f"an API path, e.g. {API_PREFIX}/namespaces/shop/deployments/web/edges?t=1m")
     render.add_argument("--mesh", required=True, help="pack name or YAML file")
-    for command in (check, render):
+    rules = actions.add_parser("rules", help="write recording rules that pre-aggregate the pack's views "
+                                             "(a Prometheus rules file and a PrometheusRule object)")
+    rules.add_argument("--mesh", required=True, help="pack name or YAML file")
+    rules.add_argument("--windows", default="30s,1m,5m", help="comma-separated Go durations (default 30s,1m,5m)")
+    rules.add_argument("--namespace", default="smi-metrics", help="namespace of the PrometheusRule object")
+    rules.add_argument("--out-dir", default=".", help="where <mesh>-rules.yaml and <mesh>-prometheusrule.yaml go")
+    for command in (check, render, rules):
         command.add_argument("--query-packs", help="user packs: a YAML file or a directory (as for serve)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        if args.queries_command == "render":
+        if args.queries_command in ("render", "rules"):
             catalog = Catalog()
             if args.query_packs:
                 catalog.add_overrides(args.query_packs)
-            return _render(catalog.load(args.mesh), args.path)
+            pack = catalog.load(args.mesh)
+            return _render(pack, args.path) if args.queries_command == "render" else _rules(pack, args)
         settings = settings_from(args)
         return asyncio.run(_check(settings, catalog_for(settings)))
     except (PackError, DetectionError, ConfigError, ValueError) as error:
@@ -76,6 +88,23 @@ def _render(pack: Pack, path: str) -> int:
     for query in plan(pack, target):
         print(f"# {query.kind.plural} {query.direction or 'resource'} {query.measure}")
         print(query.promql)
+    return 0
+
+
+# -- rules ---------------------------------------------------------------------------------------
+
+
+def _rules(pack: Pack, args: argparse.Namespace) -> int:
+    windows = tuple(parse_go_duration(text.strip()) for text in args.windows.split(",") if text.strip())
+    if not windows or not all(1 <= window <= 86400 for window in windows):
+        raise ValueError(f"--windows {args.windows!r}: Go durations between 1s and 24h, e.g. 30s,1m,5m")
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plain, operator = out / f"{pack.name}-rules.yaml", out / f"{pack.name}-prometheusrule.yaml"
+    plain.write_text(yaml.safe_dump(rule_groups(pack, windows), sort_keys=False, width=1 << 16))
+    operator.write_text(yaml.safe_dump(prometheus_rule(pack, windows, args.namespace), sort_keys=False,
+                                       width=1 << 16))
+    print(f"wrote {plain} and {operator}")
     return 0
 
 
@@ -105,7 +134,7 @@ def needs(pack: Pack) -> list[Need]:
         views = views_by_source.get(source.name, [])
         every = set.intersection(*views) if views else set()
         some = set().union(*views) - every
-        for templates, extra in ((source.counts, pack.status_label), (source.latency, "le")):
+        for templates, extra in ((source.counts, pack.status_label), (source.buckets, "le")):
             for metric in METRIC.findall(templates):
                 required, optional = found.setdefault(metric, (set(), set()))
                 required.update(every | {extra})
@@ -179,8 +208,21 @@ async def _check_with(client: PrometheusClient, settings: Settings, catalog: Cat
                      f"{time.monotonic() - started:.3f}", status))
     print()
     _table(rows)
+    print()
+    _table(await _recordings(client, pack, now, timeout))
     print(f"\n{problems} problem(s)")
     return 1 if problems else 0
+
+
+async def _recordings(client: PrometheusClient, pack: Pack, now: float, timeout: float) -> list[tuple[str, ...]]:
+    """Which recording rules of the pack (`queries rules`) the store holds: informational, never a problem."""
+    names = await client.label_values("__name__", record_selector(pack), now - LOOKBACK, now, timeout)
+    found = sorted({(r.source, r.window, r.measure.value) for r in (parse_record_name(pack, n) for n in names) if r})
+    rows = [("RECORDED SOURCE", "WINDOW", "MEASURE")]
+    rows += [(source, promql.duration(window), measure) for source, window, measure in found]
+    if not found:
+        rows.append(("(none: requests read raw series; see `queries rules`)", "", ""))
+    return rows
 
 
 def _table(rows: Sequence[Iterable[str]]) -> None:

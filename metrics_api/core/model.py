@@ -19,12 +19,13 @@ class Measure(StrEnum):
     """What one planned query reads."""
     COUNTS = "counts"        # responses by status over the window
     PRESENCE = "presence"    # only which resources exist (a caller without server-side series)
+    BUCKETS = "buckets"      # the latency histogram's bucket rates (quantiles computed from them)
     P99 = "p99"
     P90 = "p90"
     P50 = "p50"
 
 
-# Latency quantiles in the order the planner asks for them.
+# Latency quantiles, computed from the buckets (pipeline/quantile.py).
 QUANTILES: dict[Measure, float] = {Measure.P99: 0.99, Measure.P90: 0.9, Measure.P50: 0.5}
 
 
@@ -39,6 +40,7 @@ class Target:
     window: float                # seconds
     label_selector: str | None = None
     group: str = ""              # the API group named in messages about the object ("" = core)
+    field_selector: str | None = None   # lists only: metadata.name / metadata.namespace (validated at routing)
 
     @property
     def is_list(self) -> bool:

@@ -26,6 +26,9 @@ class Telemetry:
         self.query_seconds = Histogram(
             "smi_metrics_api_prometheus_query_duration_seconds", "Prometheus query latency.",
             buckets=LATENCY_BUCKETS, registry=r)
+        self.store_up = Gauge(
+            "smi_metrics_api_store_up", "Whether the metrics store (Prometheus) answered the last probe (1) or not (0).",
+            registry=r)
         self.cache = Counter(
             "smi_metrics_api_cache_requests",
             "Query lookups by result: hit (cached), coalesced (joined an identical query in flight), miss.",

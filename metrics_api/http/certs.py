@@ -81,9 +81,26 @@ def _key_usage(cert_sign: bool) -> x509.KeyUsage:
                          crl_sign=cert_sign, encipher_only=False, decipher_only=False)
 
 
+# TLS 1.2 suites: ECDHE key exchange with an AEAD cipher only (Mozilla's "intermediate" list), no CBC
+# (Lucky13-style padding oracles) and no static RSA key exchange. TLS 1.3 suites are all AEAD.
+TLS12_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+))
+# Client certificates are only requested in the handshake; whether one is valid is decided per request
+# with Go's rules (kube/x509verify.py), as kube-apiserver does (tls.RequestClientCert). So that OpenSSL
+# does not end handshakes that Go would let through to the authenticators: validity dates are left to
+# that check, and any trusted certificate, even an intermediate, anchors a chain (as in a Go CertPool).
+_X509_V_FLAG_NO_CHECK_TIME = 0x200000   # OpenSSL x509_vfy.h; not exported by the ssl module
+
+
 def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_RENEGOTIATION   # Go's TLS server never renegotiates either
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | _X509_V_FLAG_NO_CHECK_TIME
     context.set_alpn_protocols(["http/1.1"])
     context.load_cert_chain(cert_path, key_path)
     return context

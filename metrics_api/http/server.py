@@ -5,8 +5,8 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -19,29 +19,36 @@ from metrics_api.core.errors import ApiError
 from metrics_api.core.memo import Memo
 from metrics_api.core.model import Attributes
 from metrics_api.core.telemetry import Telemetry
+from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
+from metrics_api.http.listener import listen
+from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
+from metrics_api.pipeline.recordings import Recordings
 from metrics_api.store.prometheus import PrometheusClient
 
 log = logging.getLogger("metrics_api")
 
 JSON = "application/json"
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+READ_METHODS = ("GET", "HEAD")
+SERVER_NAME = "smi-metrics-api"   # the Server header: a product name, no versions to look vulnerabilities up by
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
 API_GROUP = web.RequestKey("api_group", str)           # the API group served ("" outside the APIs)
-READY_CACHE_SECONDS = 1.0
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
 
-# Authorization seam: given the request and its attributes, return or raise an ApiError (401/403).
-Gate = Callable[[web.Request, Attributes | None], Awaitable[None]]
+class Gate(Protocol):
+    """Who is asking, then may they: each returns or raises an ApiError (401 and 429 from the first, 403
+    from the second). The caller `authenticate` returns is opaque here and handed to `authorize`. None
+    instead of a Gate: --local mode, no authentication and no authorization."""
 
+    async def authenticate(self, request: web.Request) -> Any: ...
 
-async def allow_all(request: web.Request, attributes: Attributes | None) -> None:
-    """--local mode: no authentication, no authorization."""
+    async def authorize(self, caller: Any, attributes: Attributes | None, request: web.Request) -> None: ...
 
 
 @dataclass
@@ -49,7 +56,7 @@ class Server:
     settings: Settings
     pack: Pack
     prometheus: PrometheusClient
-    gate: Gate = allow_all
+    gate: Gate | None = None
     telemetry: Telemetry = field(default_factory=Telemetry)
     workloads: Workloads | None = None   # cluster mode: lookups in the Kubernetes API
 
@@ -60,19 +67,21 @@ class Server:
         self.responses = ResponseCache(fresh_seconds=settings.cache_ttl, stale_seconds=settings.stale_if_error,
                                        max_bytes=settings.cache_max_bytes)
         self.admission = InFlightLimit(settings.max_in_flight)
-        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads)
+        recordings = Recordings(self.pack, self.prometheus) if settings.recording_rules == "auto" else None
+        self.api = MetricsApi(self.pack, self.fetcher, self.settings.request_timeout, self.workloads, recordings)
         # Every served API by prefix; each maps its paths onto the one pipeline (self.api) and renders the
         # Answer in its own shape.
         self.apis = served_apis(self.pack, custom_metrics=settings.enable_custom_metrics,
                                 external_metrics=settings.enable_external_metrics)
         self.openapi = OpenApi([api.openapi() for api in self.apis.apis])
         self._discovery = self.apis.documents
-        # Routing and the choice of renderer depend only on the request's text: done once per distinct request.
+        # Authorization attributes, routing and the choice of renderer depend only on the request's text:
+        # done once per distinct request.
+        self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
         self._routes: Memo[tuple[str, str], Route] = Memo()
         self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
         self.shutting_down = False
-        self._ready_at = 0.0
-        self._ready = False
+        self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
 
     def application(self) -> web.Application:
         app = web.Application(handler_args={"max_field_size": 16384})
@@ -83,8 +92,10 @@ class Server:
 
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
+        self.store.start()
 
     async def _cleanup(self, app: web.Application) -> None:
+        await self.store.stop()
         await self.prometheus.close()
 
     async def _observe(self, request: web.Request) -> web.StreamResponse:
@@ -111,41 +122,60 @@ class Server:
         return response
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        """kube-apiserver's order: health needs nothing; everything else is authenticated, admitted (API
+        requests only), authorized with attributes read from the raw request, and only then routed and
+        validated, so that nobody learns from a 404, 400 or 405 what they may not read."""
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
-            return await self._health(path)
-        if request.method not in ("GET", "HEAD"):
-            raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
+            _read_only(request.method)
+            return health_response(path, request.query, self.shutting_down, self.store)
+        raw_query = request.rel_url.raw_query_string
+        attributes = self._attributes.get((request.method, path, raw_query),
+                                          lambda: request_info(request.method, path, request.query))
+        gate = self.gate
+        caller = await gate.authenticate(request) if gate is not None else None
+        if attributes is None:
+            if gate is not None:
+                await gate.authorize(caller, None, request)
+            return self._non_resource(request, path)
+        with self.admission.admit():
+            if gate is not None:
+                await gate.authorize(caller, attributes, request)
+            return await self._resource(request, path, raw_query, attributes)
+
+    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+        """Discovery, OpenAPI and our own /metrics."""
+        _read_only(request.method)
         if path == "/metrics":
             request[PATH_TEMPLATE] = path
-            await self.gate(request, None)
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
         discovery = self._discovery.get(normalized)
         if discovery is not None:
             request[PATH_TEMPLATE] = normalized
-            await self.gate(request, None)
             if normalized == "/apis" and wants_aggregated_discovery(request.headers.get("Accept")):
                 return self.apis.aggregated.respond(request)
             return _json(discovery)
         if normalized.startswith("/openapi/"):
-            await self.gate(request, None)
             response = self.openapi.respond(request, normalized)
             request[PATH_TEMPLATE] = normalized
             return response
+        raise ApiError(404, "the server could not find the requested resource")
+
+    async def _resource(self, request: web.Request, path: str, raw_query: str,
+                        attributes: Attributes) -> web.StreamResponse:
+        _read_only(request.method)
+        normalized = path.rstrip("/") or "/"
         api = self.apis.for_path(normalized)
         if api is None:
             raise ApiError(404, "the server could not find the requested resource")
         request[API_GROUP] = api.group
-        route = self._routes.get((normalized, request.rel_url.raw_query_string),
-                                 lambda: api.route(normalized, request.query))
+        route = self._routes.get((normalized, raw_query), lambda: api.route(normalized, request.query))
         request[PATH_TEMPLATE] = route.path_template
-        if route.watch:
+        if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        with self.admission.admit():
-            await self.gate(request, route.attributes)
-            return await self._metrics(request, api, route, normalized)
+        return await self._metrics(request, api, route, normalized)
 
     async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
         accept = request.headers.get("Accept")
@@ -157,27 +187,17 @@ class Server:
         async def compute() -> bytes:
             return render(await self.api.answer(route.target, path, at))
 
-        key = (path, request.query_string, accept or "")
+        key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
         headers = {"Warning": body.warning} if body.warning else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
 
-    async def _health(self, path: str) -> web.Response:
-        if path == "/readyz":
-            if self.shutting_down:
-                return web.Response(status=500, text="[-]shutdown failed: reason withheld\nreadyz check failed\n")
-            if not await self._prometheus_ready():
-                return web.Response(status=500, text="[-]prometheus failed: reason withheld\nreadyz check failed\n")
-        return web.Response(text="ok", headers={"X-Content-Type-Options": "nosniff"})
 
-    async def _prometheus_ready(self) -> bool:
-        now = time.monotonic()
-        if now - self._ready_at > READY_CACHE_SECONDS:
-            self._ready = await self.prometheus.ready(timeout=min(2.0, self.settings.request_timeout))
-            self._ready_at = time.monotonic()
-        return self._ready
+def _read_only(method: str) -> None:
+    if method not in READ_METHODS:
+        raise ApiError(405, f"the server does not allow this method on the requested resource ({method})")
 
 
 def _json(body: bytes) -> web.Response:
@@ -187,6 +207,7 @@ def _json(body: bytes) -> web.Response:
 async def _send(request: web.Request, response: web.StreamResponse) -> None:
     """Write the response here so that a client hanging up mid-response costs one debug line, not an
     error (the aggregator's availability probe closes its connections unread every 30 s)."""
+    response.headers["Server"] = SERVER_NAME
     try:
         await response.prepare(request)
         await response.write_eof()
@@ -211,6 +232,10 @@ class _Chunked(web.StreamResponse):
             view = memoryview(content)
             for start in range(0, len(view), STREAM_CHUNK):
                 await self.write(view[start:start + STREAM_CHUNK])
+                # Let a lost connection be noticed before the next chunk: TLS hides it from write() until
+                # the loop runs, and every chunk written meanwhile costs asyncio a warning. The next
+                # write then raises ConnectionResetError: one debug line in _send.
+                await asyncio.sleep(0)
         await super().write_eof(data)
 
 
@@ -223,10 +248,8 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     load balancers notice), close the listener and let in-flight requests finish (--drain-timeout)."""
     settings = server.settings
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
-    runner = web.AppRunner(server.application(), access_log=None, shutdown_timeout=drain_seconds)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.bind_address, settings.secure_port, ssl_context=tls.context)
-    await site.start()
+    runner = await listen(server.application(), settings.bind_address, settings.secure_port, tls.context,
+                          drain_seconds)
     reloading = asyncio.create_task(tls.keep_reloading())
     log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s",
              ", ".join(api.prefix for api in server.apis.apis),

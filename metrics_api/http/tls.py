@@ -14,14 +14,22 @@ log = logging.getLogger("metrics_api")
 
 
 class ServingTls:
-    """One live SSLContext: loading a new pair into it applies to every handshake that follows."""
+    """`context` is the listener's: it holds the protocol settings and the client CAs. The certificate a
+    handshake presents comes from the last pair that loaded whole (`_serving`), chosen per handshake by
+    the SNI callback (called for every ClientHello, with or without a server name). A new pair is loaded
+    into a fresh context and swapped in only when both files match: a certificate written before its key
+    (cert-manager and kubelet Secret updates can be seen half done) leaves the previous pair serving,
+    which `SSLContext.load_cert_chain` on the live context would not (it installs the certificate, then
+    fails on the key)."""
 
     def __init__(self, cert_path: Path, key_path: Path, refresh_seconds: float) -> None:
         self.cert_path, self.key_path = cert_path, key_path
         self._refresh = refresh_seconds
         self._loaded = self._signature()
         self.context = server_context(cert_path, key_path)
-        self._trusted: set[str] = set()
+        self.context.sni_callback = self._present
+        self._serving = self.context
+        self._trusted: list[str] = []
 
     def trust_client_cas(self, pem: str) -> None:
         """Request (never require) client certificates, verified in the handshake against every CA ever
@@ -29,9 +37,9 @@ class ServingTls:
         CA still counts, is decided per request by the authenticator."""
         if not pem or pem in self._trusted:
             return
-        self.context.load_verify_locations(cadata=pem)
-        self.context.verify_mode = ssl.CERT_OPTIONAL
-        self._trusted.add(pem)
+        self._trusted.append(pem)
+        for context in {self.context, self._serving}:   # a handshake verifies with the store of the context it ends on
+            _trust(context, pem)
 
     async def keep_reloading(self) -> None:
         while True:
@@ -43,13 +51,21 @@ class ServingTls:
         if signature == self._loaded:
             return False
         try:
-            self.context.load_cert_chain(self.cert_path, self.key_path)
+            fresh = server_context(self.cert_path, self.key_path)
         except (OSError, ssl.SSLError) as exc:   # e.g. the key not yet written next to a new certificate
-            log.warning("serving certificate changed but cannot be loaded yet (keeping the previous one): %s", exc)
+            log.warning("serving certificate changed but cannot be loaded yet (still serving the previous one): %s",
+                        exc)
             return False
+        for pem in self._trusted:
+            _trust(fresh, pem)
+        self._serving = fresh
         self._loaded = signature
         log.info("serving certificate reloaded from %s", self.cert_path)
         return True
+
+    def _present(self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext) -> None:
+        if self._serving is not context:
+            connection.context = self._serving
 
     def _signature(self) -> tuple:
         """Changes whenever either file is replaced or rewritten (Secret volumes swap a symlink)."""
@@ -61,3 +77,8 @@ class ServingTls:
             except OSError:
                 stats.append(None)
         return tuple(stats)
+
+
+def _trust(context: ssl.SSLContext, pem: str) -> None:
+    context.load_verify_locations(cadata=pem)
+    context.verify_mode = ssl.CERT_OPTIONAL

@@ -33,18 +33,19 @@ class Authorizer:
         self._kube = kube
         self.cache: CoalescingCache[Decision] = CoalescingCache(ttl, max_entries)
 
-    async def authorize(self, user: User, attributes: Attributes | None, path: str) -> None:
-        """Returns when allowed; raises a 403 Status (or 500 when the cluster cannot answer)."""
+    async def authorize(self, user: User, attributes: Attributes | None, path: str, verb: str = "get") -> None:
+        """Returns when allowed; raises a 403 Status (or 500 when the cluster cannot answer). `verb` is that
+        of a non-resource request (`attributes` None)."""
         if ALWAYS_ALLOW_GROUPS.intersection(user.groups):
             return
-        spec = review_spec(user, attributes, path)
+        spec = review_spec(user, attributes, path, verb)
         key = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
         try:
             decision = await self.cache.get(key, lambda: self._ask(spec))
         except KubeError as exc:
             raise ApiError(500, f"Internal error occurred: SubjectAccessReview failed: {exc}") from None
         if not decision.allowed:
-            raise forbidden(user, attributes, path, decision.reason)
+            raise forbidden(user, attributes, path, decision.reason, verb)
 
     async def _ask(self, spec: dict) -> Decision:
         review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec}
@@ -52,7 +53,7 @@ class Authorizer:
         return Decision(bool(status.get("allowed")) and not status.get("denied"), status.get("reason") or "")
 
 
-def review_spec(user: User, attributes: Attributes | None, path: str) -> dict:
+def review_spec(user: User, attributes: Attributes | None, path: str, verb: str = "get") -> dict:
     """A SubjectAccessReview spec as kube's webhook authorizer writes it (empty fields omitted)."""
     spec: dict = {"user": user.name, "groups": list(user.groups)}
     if user.uid:
@@ -60,7 +61,7 @@ def review_spec(user: User, attributes: Attributes | None, path: str) -> dict:
     if user.extra:
         spec["extra"] = {key: list(values) for key, values in user.extra}
     if attributes is None:
-        spec["nonResourceAttributes"] = {"path": path, "verb": "get"}
+        spec["nonResourceAttributes"] = {"path": path, "verb": verb}
     else:
         fields = {"namespace": attributes.namespace, "verb": attributes.verb, "group": attributes.group,
                   "version": attributes.version,
@@ -69,10 +70,10 @@ def review_spec(user: User, attributes: Attributes | None, path: str) -> dict:
     return spec
 
 
-def forbidden(user: User, attributes: Attributes | None, path: str, reason: str) -> ApiError:
+def forbidden(user: User, attributes: Attributes | None, path: str, reason: str, verb: str = "get") -> ApiError:
     """Kubernetes' message, word for word (apiserver responsewriters.Forbidden + apimachinery NewForbidden)."""
     if attributes is None:
-        message = f'forbidden: User "{user.name}" cannot get path "{path}"'
+        message = f'forbidden: User "{user.name}" cannot {verb} path "{path}"'
         details: dict[str, str] = {}
     else:
         resource = attributes.resource + (f"/{attributes.subresource}" if attributes.subresource else "")

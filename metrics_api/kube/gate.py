@@ -1,4 +1,6 @@
-"""The server's Gate in cluster mode: authenticate, then authorize, before anything is fetched."""
+"""The server's Gate in cluster mode: authentication (who), then authorization (may they), the two
+steps k8s.io/apiserver runs first, with admission between them (server/config.go DefaultBuildHandlerChain:
+WithAuthentication, then WithMaxInFlightLimit / priority and fairness, then WithAuthorization)."""
 from __future__ import annotations
 
 from aiohttp import web
@@ -6,6 +8,7 @@ from aiohttp import web
 from metrics_api.core.model import Attributes
 from metrics_api.kube.authn import Authenticator
 from metrics_api.kube.authz import Authorizer
+from metrics_api.kube.identity import User
 
 
 class KubeGate:
@@ -13,7 +16,10 @@ class KubeGate:
         self.authenticator = authenticator
         self.authorizer = authorizer
 
-    async def __call__(self, request: web.Request, attributes: Attributes | None) -> None:
-        """`attributes` None: a non-resource request (discovery, /openapi, /metrics), authorized by path."""
-        user = await self.authenticator.authenticate(request)
-        await self.authorizer.authorize(user, attributes, request.path)
+    async def authenticate(self, request: web.Request) -> User:
+        return await self.authenticator.authenticate(request)
+
+    async def authorize(self, user: User, attributes: Attributes | None, request: web.Request) -> None:
+        """`attributes` None: a non-resource request (discovery, /openapi, /metrics), authorized by path and
+        the lower-cased method, as kube's RequestInfo gives them."""
+        await self.authorizer.authorize(user, attributes, request.path, request.method.lower())

@@ -10,6 +10,7 @@ from pathlib import Path
 from metrics_api.packs.loader import load_file
 from metrics_api.packs.model import Pack, PackError
 
+
 def shipped_dir() -> Path:
     configured = os.environ.get("SMI_METRICS_QUERIES_DIR")
     if configured:

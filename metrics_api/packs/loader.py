@@ -25,7 +25,11 @@ from metrics_api.packs.model import (
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 COUNTS_PLACEHOLDERS = {"selector", "by", "window"}
 COUNTS_OPTIONAL = {"seconds"}
+BUCKETS_PLACEHOLDERS = {"selector", "by", "window"}
 LATENCY_PLACEHOLDERS = {"selector", "by", "window", "quantile"}
+# `latency: histogram_quantile({{quantile}}, <buckets>)` (the older pack form) gives its buckets query.
+QUANTILE_OF = re.compile(r"\s*histogram_quantile\(\s*\{\{quantile\}\}\s*,\s*(.*)\)\s*", re.S)
+GROUPED_BY_LE = re.compile(r"\bby\s*\([^)]*\ble\b")
 # Characters a Kubernetes name may hold: an encoding must map them to characters no name holds.
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 DIRECTIONS = ("to", "from")
@@ -121,8 +125,26 @@ class _Reader:
         return Source(
             name=name,
             counts=self.template(spec.get("counts"), f"{key}.counts", COUNTS_PLACEHOLDERS, frozenset(COUNTS_OPTIONAL)),
-            latency=self.template(spec.get("latency"), f"{key}.latency", LATENCY_PLACEHOLDERS),
+            buckets=self.buckets(spec, key),
+            buckets_key="buckets" if "buckets" in spec else "latency",
         )
+
+    def buckets(self, spec: dict[str, Any], key: str) -> str:
+        """The latency histogram's buckets per `le` and `{{by}}`: `buckets`, or the argument of a
+        `latency: histogram_quantile({{quantile}}, …)` template (quantiles are computed by us)."""
+        if "buckets" in spec:
+            text = self.template(spec["buckets"], f"{key}.buckets", BUCKETS_PLACEHOLDERS)
+            where = f"{key}.buckets"
+        else:
+            latency = self.template(spec.get("latency"), f"{key}.latency", LATENCY_PLACEHOLDERS)
+            quantile_of = QUANTILE_OF.fullmatch(latency)
+            if quantile_of is None:
+                self.fail(f"{key}.latency", "must be histogram_quantile({{quantile}}, <buckets by le>); "
+                                            "or give `buckets`")
+            text, where = quantile_of.group(1).strip(), f"{key}.latency"
+        if not GROUPED_BY_LE.search(text):
+            self.fail(where, "the buckets must keep the `le` label (sum by (le, {{by}}) (...))")
+        return text
 
     def encoding(self, spec: Any) -> tuple[tuple[str, str], ...]:
         pairs = []
@@ -172,10 +194,11 @@ class _Reader:
         """A derived label a view names must be created by its source's templates."""
         for label in view.labels():
             if label in derived:
-                for measure in ("counts", "latency"):
-                    if f'"{label}"' not in getattr(view.source, measure):
+                source = view.source
+                for measure, text in (("counts", source.counts), (source.buckets_key, source.buckets)):
+                    if f'"{label}"' not in text:
                         self.fail(f"{key}.source", f"derived label {label!r} is never created by "
-                                  f"sources.{view.source.name}.{measure} (label_replace(..., \"{label}\", ...))")
+                                  f"sources.{source.name}.{measure} (label_replace(..., \"{label}\", ...))")
 
     def view(self, spec: Any, key: str, sources: dict[str, Source], kind: Kind, peer: bool = False) -> View:
         spec = self.mapping(spec, key)

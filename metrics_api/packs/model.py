@@ -32,7 +32,8 @@ class PackError(ValueError):
 class Source:
     name: str
     counts: str    # template: counts grouped by `{{by}}` (the status label is added to it)
-    latency: str   # template: one latency quantile, grouped by `{{by}}`
+    buckets: str   # template: the latency histogram's bucket rates, grouped by `le` and `{{by}}`
+    buckets_key: str = "buckets"   # the pack key it came from (`buckets`, or `latency` around it)
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,14 @@ class Pack:
         for plain, written in self.encoding:
             value = value.replace(written, plain)
         return value
+
+
+def fill(template: str, selector: str, by: str, window: str, seconds: str = "") -> str:
+    """A template with its placeholders filled. Only these four exist (the loader rejects any other),
+    and their values are escaped literals, label names from the pack, a range and a number."""
+    return (
+        template.replace("{{selector}}", selector)
+        .replace("{{by}}", by)
+        .replace("{{window}}", window)
+        .replace("{{seconds}}", seconds)
+    )

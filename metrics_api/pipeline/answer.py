@@ -6,10 +6,12 @@ from typing import Protocol
 
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.model import Answer, Direction, Ref, Row, Target
+from metrics_api.kube.fields import parse_field_selector
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.normalize import normalize
-from metrics_api.pipeline.plan import plan, plan_existence
+from metrics_api.pipeline.plan import NOTHING_RECORDED, plan, plan_existence
+from metrics_api.pipeline.recordings import Recordings
 
 
 class Workloads(Protocol):
@@ -28,6 +30,7 @@ class MetricsApi:
     fetcher: Fetcher
     budget: float   # seconds a request may spend waiting for Prometheus
     workloads: Workloads | None = None
+    recordings: Recordings | None = None   # recording rules the store holds (None: never used)
 
     async def answer(self, target: Target, path: str, at: float) -> Answer:
         """The rows `target` names, measured at the evaluation instant `at`."""
@@ -36,6 +39,9 @@ class MetricsApi:
                               "which --local mode does not use")
         rows = await self._rows(target, at, existence=False)
         if target.name is None and not target.edges:
+            if target.field_selector is not None:
+                fields = parse_field_selector(target.field_selector)
+                rows = [row for row in rows if fields.matches(row.resource)]
             return Answer(target, rows, at, path, root=None)
         if not target.edges:
             row = _first_kind(target, rows) or [await self._idle(target)]
@@ -49,7 +55,8 @@ class MetricsApi:
         return Answer(target, edges, at, path, root=root)
 
     async def _rows(self, target: Target, at: float, existence: bool) -> list[Row]:
-        planned = plan_existence(self.pack, target) if existence else plan(self.pack, target)
+        recorded = await self.recordings.available() if self.recordings is not None else NOTHING_RECORDED
+        planned = (plan_existence if existence else plan)(self.pack, target, recorded)
         results = await self.fetcher.fetch([q.promql for q in planned], at, self.budget)
         rows = normalize(self.pack, planned, results)
         return await self.workloads.refine(target, rows) if self.workloads is not None else rows

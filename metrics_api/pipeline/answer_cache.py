@@ -7,6 +7,7 @@ one computation. While Prometheus fails (503/504), the last good body of a reque
 bounded time, marked with a `Warning` header. Everything is bounded in bytes."""
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class Body:
 class _Entry:
     body: Body           # kept whole: a fresh hit returns it without building a new one
     stored: float        # monotonic time, for the stale-if-error age
+    key_bytes: int       # the key's strings come from the client (up to 8 KiB of query, 16 KiB of Accept)
 
 
 class ResponseCache:
@@ -75,7 +77,8 @@ class ResponseCache:
             return stale
         body = Body(content, at)
         if self._entries is not None and (entry is None or entry.body.at <= at):
-            self._entries[key] = _Entry(body, time.monotonic())
+            with contextlib.suppress(ValueError):   # cachetools' "value too large": not kept
+                self._entries[key] = _Entry(body, time.monotonic(), sum(map(len, key)))
             self._hits.clear()
         return body
 
@@ -90,8 +93,13 @@ class ResponseCache:
         return Body(entry.body.content, entry.body.at, warning)
 
 
+# Per entry besides the body and the key's characters: the key tuple and its three str headers, the
+# _Entry and Body objects, TTLCache's link node and the key's copy in the `_hits` dict (measured: ~600 bytes).
+ENTRY_OVERHEAD = 600
+
+
 def _size(entry: _Entry) -> int:
-    return len(entry.body.content) + 200   # the key and the entry's own overhead, roughly
+    return len(entry.body.content) + entry.key_bytes + ENTRY_OVERHEAD
 
 
 def _header_text(message: str) -> str:

@@ -4,11 +4,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from metrics_api.core.errors import internal
 from metrics_api.core.kinds import BY_NAME
 from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row
+from metrics_api.core.quantity import MAX_INT64
 from metrics_api.packs.model import Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
+from metrics_api.pipeline.quantile import Bucket, bucket_quantile, parse_le
 from metrics_api.store.prometheus import Series
+
+# Numbers are capped at the int64 range that clients read them into (a Table's integer cells, Go's
+# quantities): absurd store values then render as the largest quantity instead of overflowing.
+LARGEST = float(MAX_INT64)
 
 
 def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[list[Series]]) -> list[Row]:
@@ -31,26 +38,57 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     row = rows[key] = Row(key[0], query.direction, key[2])
                 value = _number(item)
                 if pack.failure.fullmatch(item["metric"].get(pack.status_label, "")):
-                    row.failure += value
+                    row.failure = min(row.failure + value, LARGEST)
                 else:
-                    row.success += value
+                    row.success = min(row.success + value, LARGEST)
     for query, series in zip(planned, results):
-        if query.measure in QUANTILES:
-            scale = pack.latency_scale
-            for item in series:
-                key = _key(pack, query, item["metric"])
-                row = rows.get(key) if key else None
-                value = _number(item)
-                if row is not None and value > 0:
-                    row.latency_ms[query.measure] = value * scale
+        if query.measure is Measure.BUCKETS:
+            _latencies(pack, query, series, rows)
     return sorted(rows.values(), key=lambda r: r.sort_key)
 
 
+def _latencies(pack: Pack, query: PlannedQuery, series: list[Series], rows: dict[tuple, Row]) -> None:
+    """p99/p90/p50 of each histogram in a bucket answer, for the rows the counts made. A histogram is
+    the series sharing every label but `le` (as histogram_quantile groups them); the query groups by
+    the view's labels, so their values identify it. NaN quantiles (no requests) stay absent."""
+    grouped_by = query.view.labels()
+    histograms: dict[tuple[str, ...], tuple[dict[str, str], list[Bucket]]] = {}
+    for item in series:
+        labels = item["metric"]
+        bound = parse_le(labels.get("le", ""))
+        count = _sample(item)
+        if bound is None or count is None:   # Prometheus skips a series whose `le` is not a number
+            continue
+        identity = tuple(labels.get(label, "") for label in grouped_by)
+        found = histograms.get(identity)
+        if found is None:
+            found = histograms[identity] = (labels, [])
+        found[1].append((bound, count))
+    for labels, buckets in histograms.values():
+        key = _key(pack, query, labels)
+        row = rows.get(key) if key else None
+        if row is None:
+            continue
+        for measure, quantile in QUANTILES.items():
+            value = bucket_quantile(quantile, buckets)
+            if math.isfinite(value) and value > 0:
+                row.latency_ms[measure] = min(value * pack.latency_scale, LARGEST)
+
+
+def _sample(item: Series) -> float | None:
+    """A sample's value as the store wrote it (NaN and ±Inf included), or None if unreadable."""
+    try:
+        return float(item["value"][1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 def _number(item: Series) -> float:
+    """The sample's value; NaN, infinities and negatives count as 0. The client checked the shape."""
     try:
         value = float(item["value"][1])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return 0.0
+    except ValueError:
+        raise internal(f"Prometheus answered a sample value that is not a number: {item['value'][1][:40]!r}") from None
     return value if math.isfinite(value) and value > 0 else 0.0
 
 

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 
 from metrics_api.core import promql
 from metrics_api.core.kinds import Kind
-from metrics_api.core.model import QUANTILES, Direction, Measure, Target
-from metrics_api.packs.model import VALUE_MARK, KindSupport, Pack, View
+from metrics_api.core.model import Direction, Measure, Target
+from metrics_api.packs.model import VALUE_MARK, DerivedLabel, KindSupport, Pack, View, fill
+from metrics_api.packs.rules import record_name
 
 
 @dataclass(frozen=True)
@@ -18,34 +19,43 @@ class PlannedQuery:
     view: View
 
 
-def plan(pack: Pack, target: Target) -> list[PlannedQuery]:
+# (source name, window seconds) pairs whose counts and buckets the store holds as recorded series
+Recorded = frozenset[tuple[str, float]]
+NOTHING_RECORDED: Recorded = frozenset()
+
+
+def plan(pack: Pack, target: Target, recorded: Recorded = NOTHING_RECORDED) -> list[PlannedQuery]:
+    """The queries of a request; views whose source is recorded for the window read the recordings."""
     queries: list[PlannedQuery] = []
     for support in _supports(pack, target):
         if target.edges:
             for direction, view in support.edges.items():
-                queries += _view_queries(pack, view, support.kind, direction, target)
+                queries += _view_queries(pack, view, support.kind, direction, target, recorded=recorded)
         else:
-            queries += _view_queries(pack, support.resource, support.kind, Direction.RESOURCE, target)
-            queries += _presence(pack, support, target)
+            queries += _view_queries(pack, support.resource, support.kind, Direction.RESOURCE, target,
+                                     recorded=recorded)
+            queries += _presence(pack, support, target, recorded)
     return queries
 
 
-def plan_existence(pack: Pack, target: Target) -> list[PlannedQuery]:
+def plan_existence(pack: Pack, target: Target, recorded: Recorded = NOTHING_RECORDED) -> list[PlannedQuery]:
     """Whether the resource itself is known, to tell an idle edge list from an unknown resource."""
     queries = []
     for support in _supports(pack, target):
-        queries += _view_queries(pack, support.resource, support.kind, Direction.RESOURCE, target, latency=False)
-        queries += _presence(pack, support, target)
+        queries += _view_queries(pack, support.resource, support.kind, Direction.RESOURCE, target, latency=False,
+                                 recorded=recorded)
+        queries += _presence(pack, support, target, recorded)
     return queries
 
 
-def _presence(pack: Pack, support: KindSupport, target: Target) -> list[PlannedQuery]:
+def _presence(pack: Pack, support: KindSupport, target: Target, recorded: Recorded) -> list[PlannedQuery]:
     """A resource that only calls out has no server-side series but is known to the mesh through its
     client-side series: list it, with zero inbound traffic, instead of hiding it."""
     view = support.edges.get(Direction.TO)
     if view is None:
         return []
-    counts = _view_queries(pack, View(view.source, view.self), support.kind, Direction.RESOURCE, target, latency=False)[0]
+    counts = _view_queries(pack, View(view.source, view.self), support.kind, Direction.RESOURCE, target,
+                           latency=False, recorded=recorded)[0]
     return [PlannedQuery(counts.promql, counts.kind, Direction.RESOURCE, Measure.PRESENCE, counts.view)]
 
 
@@ -68,58 +78,54 @@ def _same_series(a: View, b: View) -> bool:
     return a.source == b.source and a.self == b.self and a.self.kind_label is None
 
 
-def _view_queries(
-    pack: Pack, view: View, kind: Kind, direction: Direction, target: Target, latency: bool = True
-) -> list[PlannedQuery]:
-    selector = ", ".join(_matchers(pack, view, kind, target))
+def _view_queries(pack: Pack, view: View, kind: Kind, direction: Direction, target: Target, *,
+                  latency: bool = True, recorded: Recorded) -> list[PlannedQuery]:
+    uses_recordings = (view.source.name, target.window) in recorded
+    selector = ", ".join(_matchers(pack, view, kind, target, uses_recordings))
     labels = view.labels()
     window = promql.duration(target.window)
     counts_by = ", ".join(labels + [pack.status_label])
     latency_by = ", ".join(labels)
     seconds = promql.number(target.window)
-    queries = [PlannedQuery(_fill(view.source.counts, selector, counts_by, window, seconds=seconds),
-                            kind, direction, Measure.COUNTS, view)]
-    if latency:
-        for measure, quantile in QUANTILES.items():
-            text = _fill(view.source.latency, selector, latency_by, window, promql.number(quantile))
-            queries.append(PlannedQuery(text, kind, direction, measure, view))
+    if uses_recordings:   # the recorded series are per-second rates already grouped by every view label
+        counts_name, buckets_name = (record_name(pack, view.source.name, measure, target.window) for measure in
+                                     (Measure.COUNTS, Measure.BUCKETS))
+        counts = f"sum by ({counts_by}) ({counts_name}{{{selector}}}) * {seconds}"
+        buckets = f"sum by (le, {latency_by}) ({buckets_name}{{{selector}}})"
+    else:
+        counts = fill(view.source.counts, selector, counts_by, window, seconds=seconds)
+        buckets = fill(view.source.buckets, selector, latency_by, window)
+    queries = [PlannedQuery(counts, kind, direction, Measure.COUNTS, view)]
+    if latency:   # one bucket query: p50/p90/p99 are computed from it (pipeline/quantile.py)
+        queries.append(PlannedQuery(buckets, kind, direction, Measure.BUCKETS, view))
     return queries
 
 
-def _matchers(pack: Pack, view: View, kind: Kind, target: Target) -> list[str]:
+def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool) -> list[str]:
+    """Label matchers for the view's identity. A derived label is selected through the label it is
+    parsed from on raw series, and directly on recorded ones (which keep it, not its source)."""
+    derived = {} if recorded else pack.derived
     identity = view.self
     matchers = []
     if identity.kind_label:
         matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
-        matchers.append(_equals(pack, identity.namespace, target.namespace))
+        matchers.append(_equals(pack, derived, identity.namespace, target.namespace))
     if target.name is not None:
-        matchers.append(_equals(pack, identity.name, target.name))
-    elif identity.name in pack.derived:
-        derived = pack.derived[identity.name]
-        matchers.append(promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, ".+")))
+        matchers.append(_equals(pack, derived, identity.name, target.name))
+    elif identity.name in derived:
+        parsed = derived[identity.name]
+        matchers.append(promql.matches(parsed.source, parsed.pattern.replace(VALUE_MARK, ".+")))
     else:
         matchers.append(promql.not_empty(identity.name))
     return matchers
 
 
-def _equals(pack: Pack, label: str, value: str) -> str:
+def _equals(pack: Pack, derived: dict[str, DerivedLabel], label: str, value: str) -> str:
     """A matcher for `label` holding the name `value`, as the mesh writes it: encoded, and for a
     derived label, as part of the label it is parsed from."""
     written = pack.encode(value)
-    derived = pack.derived.get(label)
-    if derived is None:
+    parsed = derived.get(label)
+    if parsed is None:
         return promql.equals(label, written)
-    return promql.matches(derived.source, derived.pattern.replace(VALUE_MARK, promql.regex_escape(written)))
-
-
-def _fill(template: str, selector: str, by: str, window: str, quantile: str = "", seconds: str = "") -> str:
-    # Only these five placeholders exist (the pack loader rejects any other), and their values are
-    # escaped literals, label names from the pack, a range and numbers.
-    return (
-        template.replace("{{selector}}", selector)
-        .replace("{{by}}", by)
-        .replace("{{window}}", window)
-        .replace("{{quantile}}", quantile)
-        .replace("{{seconds}}", seconds)
-    )
+    return promql.matches(parsed.source, parsed.pattern.replace(VALUE_MARK, promql.regex_escape(written)))

@@ -53,15 +53,22 @@ class PrometheusClient:
         # Prometheus durations take no fractions: whole milliseconds.
         form = {"query": promql, "time": f"{at:.3f}", "timeout": f"{max(int(timeout * 1000), 1)}ms"}
         data = await self._post("/api/v1/query", form, timeout)
-        if data.get("resultType") != "vector":
-            raise internal(f"Prometheus returned a {data.get('resultType')!r} result for an instant vector query")
-        return data.get("result") or []
+        if not isinstance(data, dict) or data.get("resultType") != "vector":
+            kind = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+            raise internal(f"Prometheus returned a {kind!r} result for an instant vector query")
+        return vector(self.base_url, data.get("result"))
 
     async def label_names(self, selector: str, start: float, end: float, timeout: float) -> list[str]:
         """The label names of the series matching `selector` in [start, end] (a metadata query)."""
         form = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
         names = await self._post("/api/v1/labels", form, timeout)
         return [str(name) for name in names] if isinstance(names, list) else []
+
+    async def label_values(self, label: str, selector: str, start: float, end: float, timeout: float) -> list[str]:
+        """The values `label` takes on the series matching `selector` in [start, end] (a metadata query)."""
+        query = {"match[]": selector, "start": f"{start:.3f}", "end": f"{end:.3f}"}
+        values = await self._request("GET", f"/api/v1/label/{label}/values", query, timeout)
+        return [str(value) for value in values] if isinstance(values, list) else []
 
     async def series_exist(self, selector: str, start: float, end: float, timeout: float) -> bool:
         """Whether any series matches `selector` in [start, end]: a metadata query (label names only)."""
@@ -75,12 +82,17 @@ class PrometheusClient:
         return True
 
     async def _post(self, path: str, form: dict[str, str], timeout: float) -> Any:
+        return await self._request("POST", path, form, timeout)
+
+    async def _request(self, method: str, path: str, fields: dict[str, str], timeout: float) -> Any:
+        """POST: `fields` as a form body (no URL limit); GET (endpoints without POST): as the query string."""
         assert self._session is not None, "PrometheusClient.start() was not called"
         url = self.base_url + path
+        body = {"data": fields} if method == "POST" else {"params": fields}
         try:
             async with asyncio.timeout(timeout):
-                async with self._slots, self._session.post(
-                        url, data=form, headers=self._access.request_headers()) as response:
+                async with self._slots, self._session.request(
+                        method, url, headers=self._access.request_headers(), **body) as response:
                     body = await self._read_bounded(response)
                     status = response.status
         except TimeoutError:
@@ -106,6 +118,38 @@ class PrometheusClient:
     def _too_big(self) -> ApiError:
         return internal(f"Prometheus at {self.base_url} answered more than {self._max_body_bytes} bytes "
                         "(--max-prometheus-response-bytes)")
+
+
+def vector(base_url: str, result: Any) -> list[Series]:
+    """An instant vector's series, checked to have the shape the normalizer reads (a proxy or a
+    non-Prometheus store may answer anything): a bad shape is a 500 naming the store, never a Python
+    exception's text."""
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise _bad_answer(base_url, f"its result is a {type(result).__name__}, not a list of series")
+    for series in result:
+        problem = _series_problem(series)
+        if problem:
+            raise _bad_answer(base_url, problem)
+    return result
+
+
+def _series_problem(series: Any) -> str:
+    if not isinstance(series, dict):
+        return f"a series is a {type(series).__name__}, not an object"
+    labels = series.get("metric")
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return "a series' metric is not an object of string labels"
+    sample = series.get("value")
+    if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[1], str)
+            and isinstance(sample[0], (int, float)) and not isinstance(sample[0], bool)):
+        return 'a series\' value is not [timestamp, "number"]'
+    return ""
+
+
+def _bad_answer(base_url: str, problem: str) -> ApiError:
+    return internal(f"Prometheus at {base_url} gave an answer of the wrong shape: {problem}")
 
 
 def matched(label_names: Any) -> bool:

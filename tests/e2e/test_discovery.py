@@ -8,18 +8,27 @@ import time
 import pytest
 from aiohttp import web
 
-from metrics_api.apis.registry import DISCOVERY_V2
 from metrics_api.apis.smi import API_PREFIX
-from metrics_api.apis.smi.discovery import resource_list
 from metrics_api.cli.config import Settings
-from metrics_api.core.kinds import TRAFFICMETRICS
 from metrics_api.http.server import Server
 from metrics_api.store.prometheus import PrometheusClient
 from tests.support.catalog import packs
 
 P = API_PREFIX
-AGGREGATOR_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
-                     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+# The media type kube-aggregator asks for and must get back (k8s.io/apiserver aggregated discovery).
+DISCOVERY_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATOR_ACCEPT = f"{DISCOVERY_V2},application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+
+
+# What the linkerd pack serves (CONTRACT §2), in discovery order, written out: (resource, singular, scope).
+# Every one has the `edges` subresource; `trafficmetrics` comes last because kubectl maps the kind
+# TrafficMetrics, shared by all of them, to the last resource that names it.
+LINKERD_RESOURCES = [
+    ("deployments", "deployment", "Namespaced"), ("statefulsets", "statefulset", "Namespaced"),
+    ("daemonsets", "daemonset", "Namespaced"), ("jobs", "job", "Namespaced"),
+    ("replicasets", "replicaset", "Namespaced"), ("pods", "pod", "Namespaced"), ("services", "service", "Namespaced"),
+    ("namespaces", "namespace", "Cluster"), ("trafficmetrics", "trafficmetrics", "Namespaced"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +45,12 @@ def test_aggregated_discovery_v2(server):
     [group] = body["items"]
     [version] = group["versions"]
     assert group["metadata"]["name"] == "metrics.smi-spec.io" and version["version"] == "v1alpha1"
-    resources = {r["resource"]: r for r in version["resources"]}
-    legacy = [r for r in resource_list(packs.load("linkerd"))["resources"] if "/" not in r["name"]]
-    assert list(resources) == [r["name"] for r in legacy]
-    for entry in legacy:
-        resource = resources[entry["name"]]
-        assert resource["singularResource"] == entry["singularName"] != ""
-        assert resource["scope"] == ("Namespaced" if entry["namespaced"] else "Cluster")
+    assert [(r["resource"], r["singularResource"], r["scope"]) for r in version["resources"]] == LINKERD_RESOURCES
+    for resource in version["resources"]:
         assert resource["responseKind"] == {"group": "metrics.smi-spec.io", "version": "v1alpha1", "kind": "TrafficMetrics"}
-    assert resources["deployments"]["subresources"] == [{"subresource": "edges", "verbs": ["get"], "responseKind": {
-        "group": "metrics.smi-spec.io", "version": "v1alpha1", "kind": "TrafficMetricsList"}}]
-    assert list(resources)[-1] == TRAFFICMETRICS   # kubectl maps the shared kind to the last resource
+        assert resource["verbs"] == ["get", "list"]
+        assert resource["subresources"] == [{"subresource": "edges", "verbs": ["get"], "responseKind": {
+            "group": "metrics.smi-spec.io", "version": "v1alpha1", "kind": "TrafficMetricsList"}}], resource["resource"]
     unchanged = server.get("/apis", headers={"Accept": AGGREGATOR_ACCEPT, "If-None-Match": reply.headers["ETag"]})
     assert unchanged.status == 304 and unchanged.body == b""
 
@@ -87,12 +91,16 @@ async def test_client_hanging_up_mid_request_is_a_debug_line(prometheus, caplog)
     held: list[web.Request] = []
     release = asyncio.Event()
 
-    async def gate(request: web.Request, attributes) -> None:
-        held.append(request)
-        await release.wait()
+    class Holding:
+        async def authenticate(self, request: web.Request) -> None:
+            return None
+
+        async def authorize(self, caller, attributes, request: web.Request) -> None:
+            held.append(request)
+            await release.wait()
 
     settings = Settings(prometheus_url=prometheus.url, mesh="linkerd", local=True)
-    server = Server(settings, packs.load("linkerd"), PrometheusClient(prometheus.url), gate=gate)
+    server = Server(settings, packs.load("linkerd"), PrometheusClient(prometheus.url), gate=Holding())
     runner = web.AppRunner(server.application())
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -12,9 +12,6 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 
 from metrics_api.apis.smi import API_PREFIX
-from metrics_api.apis.smi.routing import parse
-from metrics_api.pipeline.plan import plan
-from tests.support.catalog import packs
 
 P = API_PREFIX
 
@@ -33,9 +30,21 @@ def at_start_of_an_instant(cache_ttl: float = 5.0) -> None:
     time.sleep(cache_ttl - time.time() % cache_ttl + 0.05)
 
 
-def planned_count(mesh: str, path: str, query: dict[str, str]) -> int:
-    pack = packs.load(mesh)
-    return len({q.promql for q in plan(pack, parse(pack, path, query).target)})
+# Queries one request costs, counted by hand from the packs (queries/*.yaml), never from the planner:
+# a view is one counts query and one bucket query (p50, p90, p99 are computed from its answer); a GET or
+# list adds one counts query of the kind's `to`-edge view (a pure client is listed with zero inbound
+# traffic); edges are the `to` and `from` views, two each. `trafficmetrics` asks every workload kind:
+# Linkerd's series carry the kind (4 kinds × 3), Istio's do not, so one kind's queries answer all.
+# (Before issue 15 a view cost a counts query and three histogram_quantile queries: 5, 5, 8, 20, 5, 8, 5.)
+QUERIES = {
+    ("linkerd", "namespaces/shop/deployments/web"): 3,
+    ("linkerd", "namespaces/shop/deployments"): 3,
+    ("linkerd", "namespaces/shop/deployments/web/edges"): 4,
+    ("linkerd", "namespaces/shop/trafficmetrics"): 12,
+    ("istio", "namespaces/shop/deployments/web"): 3,
+    ("istio", "namespaces/shop/deployments/web/edges"): 4,
+    ("istio", "namespaces/shop/trafficmetrics"): 3,
+}
 
 
 async def fetch_many(url: str, count: int) -> list[int]:
@@ -55,7 +64,7 @@ async def test_100_concurrent_identical_cold_requests_cause_one_query_set(api_se
     statuses = await fetch_many(f"{server.url}{path}?t={window}", 100)
     after = engine_queries(prometheus.url)
     assert statuses == [200] * 100
-    assert after - before == planned_count("linkerd", path, {"t": window})
+    assert after - before == QUERIES["linkerd", "namespaces/shop/deployments/web"]
 
 
 def test_a_repeated_request_is_served_from_the_cache(api_server, prometheus):
@@ -69,13 +78,14 @@ def test_a_repeated_request_is_served_from_the_cache(api_server, prometheus):
     assert second.json() == first.json()
 
 
-def test_without_cache_every_request_queries(api_server, prometheus):
-    server = api_server("linkerd", "--cache-ttl", "0")
-    path = f"{P}/namespaces/shop/deployments/api?t=59s"
-    server.get(path)
+@pytest.mark.parametrize("mesh, request_path", QUERIES)
+def test_without_cache_every_request_costs_its_queries(api_server, prometheus, mesh, request_path):
+    server = api_server(mesh, "--cache-ttl", "0")
+    path = f"{P}/{request_path}?t=59s"
+    assert server.get(path).status == 200
     before = engine_queries(prometheus.url)
-    server.get(path)
-    assert engine_queries(prometheus.url) - before == planned_count("linkerd", f"{P}/namespaces/shop/deployments/api", {})
+    assert server.get(path).status == 200
+    assert engine_queries(prometheus.url) - before == QUERIES[mesh, request_path]
 
 
 @pytest.mark.parametrize("mesh, promql", [
@@ -89,4 +99,5 @@ def test_request_count_agrees_with_an_independent_client(api_server, prometheus,
     item = api_server(mesh).get(f"{P}/namespaces/shop/deployments/web?t=1m").json()
     values = {m["name"]: m["value"] for m in item["metrics"]}
     total = int(values["success_count"]) + int(values["failure_count"])
-    assert total == pytest.approx(expected, rel=0.01)
+    # Over a whole number of scrape steps the scenario's increases are whole requests: equal after rounding.
+    assert total == round(expected)

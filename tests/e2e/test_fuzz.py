@@ -11,10 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics_api.apis.smi import API_PREFIX
-from metrics_api.apis.smi.routing import parse
 from metrics_api.core.kinds import BY_PLURAL, is_dns1123_label, is_dns1123_subdomain
-from metrics_api.pipeline.plan import plan
-from tests.support.catalog import packs
 from tests.support.faultproxy import FaultProxy
 from tests.support.serverproc import ServerProcess
 
@@ -36,14 +33,10 @@ def _literals(promql: str) -> set[str]:
     return {_unescape(m) for m in LITERAL.findall(promql)}
 
 
-@pytest.fixture(scope="module")
-def pack_literals() -> set[str]:
-    """The literals the linkerd pack writes itself (those of benign requests, minus their names)."""
-    pack = packs.load("linkerd")
-    benign = [f"{API_PREFIX}/namespaces/zz-ns/deployments/zz-name", f"{API_PREFIX}/namespaces/zz-ns/pods",
-              f"{API_PREFIX}/namespaces/zz-ns/deployments/zz-name/edges", f"{API_PREFIX}/namespaces"]
-    planned = [q for path in benign for q in plan(pack, parse(pack, path, {}).target)]
-    return set().union(*(_literals(q.promql) for q in planned)) - {"zz-ns", "zz-name"}
+# The only string literals the linkerd pack writes itself (queries/linkerd.yaml: direction="inbound" and
+# direction="outbound" in its sources, and `label!=""` where a list names no object), written by hand so
+# that a planner leaking another literal cannot also widen what this test allows.
+PACK_LITERALS = frozenset({"inbound", "outbound", ""})
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +76,7 @@ headers = st.dictionaries(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(segments=paths, query=queries, extra_headers=headers, method=st.sampled_from(["GET", "GET", "HEAD", "POST"]))
 def test_hostile_requests_get_2xx_or_4xx_and_only_validated_names_reach_prometheus(
-        recorded, pack_literals, segments, query, extra_headers, method):
+        recorded, segments, query, extra_headers, method):
     server, proxy = recorded
     seen = len(proxy.queries)
     path = _path(segments) + ("?" + urllib.parse.urlencode(query) if query else "")
@@ -94,4 +87,4 @@ def test_hostile_requests_get_2xx_or_4xx_and_only_validated_names_reach_promethe
     names = {s for s in segments if is_dns1123_subdomain(s) or is_dns1123_label(s)}
     for promql in proxy.queries[seen:]:
         for literal in _literals(promql):
-            assert literal in pack_literals or literal in names, (path, promql)
+            assert literal in PACK_LITERALS or literal in names, (path, promql)

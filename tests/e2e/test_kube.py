@@ -204,6 +204,40 @@ def test_denied_user_gets_403_and_never_cached_data(proxy, stub):
     assert sum(spec["user"] == denied for spec in stub.subject_access_reviews) == 1
 
 
+# Decision-cache isolation: each case has a path of its own that no other test requests, so that the first
+# decision cached for it is this test's, whatever ran before (a cache keyed without the user would answer
+# the second user with the first user's decision, within its 10 s lifetime).
+ISOLATION = {
+    "deny-then-allow": f"{P}/namespaces/pay/deployments/gateway",
+    "allow-then-deny": f"{P}/namespaces/pay/statefulsets/ledger/edges",
+}
+
+
+@pytest.mark.parametrize("order", ISOLATION)
+def test_one_users_cached_decision_never_answers_another(proxy, stub, order):
+    first, second = fresh_user("first"), fresh_user("second")
+    allowed = second if order == "deny-then-allow" else first
+    stub.policy = lambda spec: spec["user"] == allowed
+    stub.subject_access_reviews.clear()
+    for _ in range(2):   # the second round is answered from the decision cache
+        for user in (first, second):
+            code, body = proxy.get(ISOLATION[order], as_user(user))
+            assert code == (200 if user == allowed else 403), (order, user, body)
+    assert [spec["user"] for spec in stub.subject_access_reviews] == [first, second]
+
+
+def test_a_users_groups_are_part_of_the_cached_decision(proxy, stub):
+    """The same user name with and without the group RBAC allows: two decisions, both orders."""
+    user = fresh_user("grouped")
+    stub.policy = lambda spec: "team-pay" in spec["groups"]
+    for path, groups in ((f"{P}/namespaces/ops/daemonsets/agent", ((), ("team-pay",))),
+                         (f"{P}/namespaces/ops/jobs/backup", (("team-pay",), ()))):
+        for _ in range(2):
+            for group in groups:
+                code, _ = proxy.get(path, as_user(user, *group))
+                assert code == (200 if group else 403), (path, group)
+
+
 def test_forbidden_messages_at_the_cluster_scope_and_for_paths(proxy, stub):
     stub.policy = lambda spec: False
     user = fresh_user("nobody")
@@ -405,7 +439,7 @@ def test_existing_idle_workload_is_zeros_unknown_is_404(proxy, api_server):
     assert body["resource"] == {"kind": "StatefulSet", "namespace": "shop", "name": "quiet"}
     assert {m["name"]: m["value"] for m in body["metrics"]} == {
         "p99_response_latency": "0", "p90_response_latency": "0", "p50_response_latency": "0",
-        "success_count": "0", "failure_count": "0", "request_rate": "0", "success_rate": "0"}
+        "success_count": "0", "failure_count": "0", "request_rate": "0"}   # no success_rate: CONTRACT §3
     code, edges = proxy.get(f"{P}/namespaces/shop/statefulsets/quiet/edges", headers)
     assert (code, edges["items"], edges["resource"]["name"]) == (200, [], "quiet")
     assert proxy.get(f"{P}/namespaces/shop/statefulsets/nowhere", headers)[0] == 404

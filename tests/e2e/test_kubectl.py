@@ -16,7 +16,7 @@ from metrics_api.apis.smi import API_PREFIX
 from metrics_api.core.kinds import TRAFFICMETRICS
 from tests.support import truth
 from tests.support.catalog import packs
-from tests.support.expectations import SIGHT, assert_matches, observable, reported_kind
+from tests.support.expectations import FLOAT_NOISE, SIGHT, assert_matches, expected_count, observable, reported_kind
 from tests.support.truth import Ref
 
 KUBECTL = shutil.which("kubectl")
@@ -77,21 +77,34 @@ def milliseconds(cell: str) -> float | None:
     return float(match.group(1)) * (1 if match.group(2) == "ms" else 1000)
 
 
+def half_step(value: float, steps: tuple[tuple[float, float], ...]) -> float:
+    """Half the last printed digit of `value`: `steps` are (below this value, the digit), in order."""
+    return next(step for limit, step in steps if value < limit) / 2
+
+
+# The table's printed precision (metrics_api/apis/smi/table.py docstrings: `0.05`, `2.5`, `12.3`, `150` rps;
+# `0.5ms`, `9.2ms`, `12ms`, `390ms`, `1.2s`, `15s`), as (below, last digit) pairs.
+RPS_DIGITS = ((10, 0.01), (100, 0.1), (float("inf"), 1))
+LATENCY_DIGITS = ((10, 0.1), (999.5, 1), (9950, 100), (float("inf"), 1000))
+
+
 def assert_row(row: dict[str, str], expected: truth.Metrics, context: str) -> None:
-    """A table row equals the truth to the precision it prints (and Prometheus' extrapolation: 1%)."""
+    """A table row equals the truth to the precision it prints: SUCCESS truncated to 0.01 % (so a single
+    failure never shows 100.00%), RPS and latencies rounded to their last printed digit, counts exact."""
     assert row["WINDOW"] == "30s", context
     if expected.total == 0:
         assert (row["SUCCESS"], row["RPS"], row["LATENCY_P50"], row["LATENCY_P90"], row["LATENCY_P99"]) == \
             ("-", "0", "-", "-", "-"), context
         return
-    assert percent(row["SUCCESS"]) == pytest.approx(expected.success_rate, rel=0.01, abs=0.0002), context
-    assert float(row["RPS"]) == pytest.approx(expected.request_rate, rel=0.01, abs=0.06), context
+    assert -FLOAT_NOISE <= expected.success_rate - percent(row["SUCCESS"]) < 1e-4 + FLOAT_NOISE, context
+    rps = expected.request_rate
+    assert abs(float(row["RPS"]) - rps) <= half_step(rps, RPS_DIGITS) + FLOAT_NOISE * rps, context
     for column, value in (("LATENCY_P50", expected.p50), ("LATENCY_P90", expected.p90), ("LATENCY_P99", expected.p99)):
-        # printed with 2-3 significant digits: 2.5ms, 838ms, 1.2s
-        assert milliseconds(row[column]) == pytest.approx(value, rel=0.05, abs=0.06), f"{context} {column}"
+        assert abs(milliseconds(row[column]) - value) <= half_step(value, LATENCY_DIGITS) + FLOAT_NOISE * value, \
+            f"{context} {column}: {row[column]}, truth {value}"
     if "SUCCESS_COUNT" in row:
-        assert int(row["SUCCESS_COUNT"]) == pytest.approx(expected.success_count, rel=0.01, abs=1), context
-        assert int(row["FAILURE_COUNT"]) == pytest.approx(expected.failure_count, rel=0.01, abs=1), context
+        assert int(row["SUCCESS_COUNT"]) == expected_count(expected.success_count, context), context
+        assert int(row["FAILURE_COUNT"]) == expected_count(expected.failure_count, context), context
 
 
 def workloads(scenario, mesh: str, namespace: str | None) -> list[Ref]:

@@ -107,17 +107,32 @@ def test_slow_prometheus_is_504_within_the_budget(proxy, serve):
     assert server.get(WEB).status == 200
 
 
-def test_stopped_prometheus_fails_readiness_not_liveness_and_recovers(proxy, serve):
+def _store_up(server: ServerProcess) -> str:
+    lines = server.get("/metrics").body.decode().splitlines()
+    return next(line.split()[-1] for line in lines if line.startswith("smi_metrics_api_store_up "))
+
+
+def test_stopped_prometheus_is_reported_but_readiness_does_not_follow_it(proxy, serve):
+    """CONTRACT §2: an unready endpoint makes kube-aggregator mark the APIService unavailable, which
+    breaks discovery cluster-wide; so /readyz stays 200 and only reports the store."""
     server = serve("--cache-ttl", "0")
     assert server.get("/readyz").status == 200
+    eventually(lambda: _store_up(server) == "1.0")
     proxy.refuse()
     reply, elapsed = timed_get(server, WEB)
     assert_status(reply, 503, "unreachable")
     assert elapsed < BUDGET
-    eventually(lambda: server.get("/readyz").status == 500)
+    eventually(lambda: _store_up(server) == "0.0")
+    verbose = server.get("/readyz?verbose")
+    assert verbose.status == 200, verbose.body
+    text = verbose.body.decode()
+    assert text.startswith("[+]ping ok\n") and text.endswith("readyz check passed\n"), text
+    assert "[+]prometheus unreachable" in text, text
+    assert (server.get("/readyz").status, server.get("/readyz").body) == (200, b"ok")
     assert server.get("/livez").status == 200
     proxy.accept()
-    eventually(lambda: server.get("/readyz").status == 200)
+    eventually(lambda: _store_up(server) == "1.0")
+    assert "[+]prometheus reachable" in server.get("/readyz?verbose").body.decode()
     assert server.get(WEB).status == 200
 
 

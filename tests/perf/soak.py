@@ -12,10 +12,12 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 
+from meshsim.store import PrometheusServer
 from metrics_api.apis.smi import API_PREFIX
 from tests.support.serverproc import ServerProcess
 
@@ -73,6 +75,21 @@ async def soak(server: ServerProcess, store, args: argparse.Namespace) -> dict:
     return {"statuses": dict(statuses), "restarts": len(restarts), "rss": samples}
 
 
+def soak_with_store(run: Callable[[ServerProcess, PrometheusServer, argparse.Namespace], Awaitable[dict]],
+                    args: argparse.Namespace) -> dict:
+    """`run(server, store, args)` against a server in --local mode on a real Prometheus, both stopped after."""
+    with tempfile.TemporaryDirectory(prefix="smi-soak-") as scratch:
+        workdir = Path(scratch)
+        store = default_prometheus(workdir / "prometheus")
+        server = ServerProcess(store.url, "--mesh", "linkerd", "--stale-if-error", "30", "--request-timeout", "5",
+                               cert_dir=workdir)
+        try:
+            return asyncio.run(run(server, store, args))
+        finally:
+            server.stop()
+            store.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf.soak", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,16 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outage", type=float, default=10, help="seconds Prometheus stays down")
     parser.add_argument("--rss-growth-mib", type=float, default=30)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="smi-soak-") as scratch:
-        workdir = Path(scratch)
-        store = default_prometheus(workdir / "prometheus")
-        server = ServerProcess(store.url, "--mesh", "linkerd", "--stale-if-error", "30", "--request-timeout", "5",
-                               cert_dir=workdir)
-        try:
-            result = asyncio.run(soak(server, store, args))
-        finally:
-            server.stop()
-            store.stop()
+    result = soak_with_store(soak, args)
     settled = [kib for at, kib in result["rss"] if at >= 60] or [kib for _, kib in result["rss"]]
     growth = (max(settled) - settled[0]) / 1024
     unexpected = {k: v for k, v in result["statuses"].items() if k not in EXPECTED}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -27,6 +28,7 @@ class FaultProxy:
     delay: float = 0.0                  # seconds before answering (or failing)
     fault: str | None = None
     huge_bytes: int = 8 << 20
+    rewrite: Callable[[bytes], bytes] | None = None   # applied to every forwarded answer's body
     queries: list[str] = field(default_factory=list, repr=False)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -60,7 +62,7 @@ class FaultProxy:
         self._call(self._open_site())
 
     def heal(self) -> None:
-        self.delay, self.fault = 0.0, None
+        self.delay, self.fault, self.rewrite = 0.0, None, None
 
     def _call(self, coroutine) -> None:
         asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
@@ -124,4 +126,6 @@ class FaultProxy:
         assert self._session is not None
         async with self._session.request(request.method, self.upstream + request.path, data=form or None) as upstream:
             body = await upstream.read()
+            if self.rewrite is not None:
+                body = self.rewrite(body)
             return web.Response(status=upstream.status, body=body, content_type="application/json")

@@ -158,6 +158,7 @@ class KubeStub:
         self.policy: Policy = lambda spec: True
         self.subject_access_reviews: list[dict[str, Any]] = []
         self.token_reviews: list[str] = []
+        self.token_review_seconds = 0.01   # a real review takes a round trip to kube-apiserver and back
         self.list_calls: list[str] = []
         self.apiservices: dict[str, dict[str, Any]] = {
             name: {"kind": "APIService", "apiVersion": "apiregistration.k8s.io/v1",
@@ -240,7 +241,7 @@ class KubeStub:
         review = await request.json()
         token = review["spec"]["token"]
         self.token_reviews.append(token)
-        await asyncio.sleep(0.01)   # a real review takes a round trip to kube-apiserver and back
+        await asyncio.sleep(self.token_review_seconds)
         user = self.tokens.get(token)
         result = {"authenticated": True, "user": user, "audiences": ["https://kubernetes.default.svc"]} if user \
             else {"user": {}, "error": "[invalid bearer token, token lookup failed]"}

@@ -53,7 +53,7 @@ class Metrics:
     success_count: float
     failure_count: float
     request_rate: float
-    success_rate: float
+    success_rate: float | None   # None without requests: the API omits it (CONTRACT §3)
     p50: float
     p90: float
     p99: float
@@ -127,7 +127,7 @@ def metrics_of(flows: Sequence[Flow], mesh: str, window: float) -> Metrics:
         success_count=success,
         failure_count=failure,
         request_rate=total / window if window else 0.0,
-        success_rate=success / total if total else 0.0,
+        success_rate=success / total if total else None,
         p50=p50,
         p90=p90,
         p99=p99,

@@ -21,15 +21,24 @@ def sample(value: str, **labels: str) -> dict:
     return {"metric": labels, "value": [1.7e9, value]}
 
 
+def histogram(cumulative: dict[str, str], **labels: str) -> list[dict]:
+    """Bucket series (`le` → cumulative rate) of one histogram."""
+    return [sample(count, le=le, **labels) for le, count in cumulative.items()]
+
+
+# 100 requests: 50 at ≤ 10 ms, 40 more ≤ 100, 10 more ≤ 1000. By hand (linear within a bucket):
+# p50 = 10 (rank 50 ends the first bucket), p90 = 100, p99 = 100 + 900 * (99-90)/10 = 910.
+SPREAD = {"10": "50", "100": "90", "1000": "100", "+Inf": "100"}
+
+
 # -- the planner -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("request_target, shape", [
     # (direction, measure) of each query, in order; written by hand from the Linkerd pack.
-    (target("deployments", "web"), [("", "counts"), ("", "p99"), ("", "p90"), ("", "p50"), ("", "presence")]),
-    (target("deployments"), [("", "counts"), ("", "p99"), ("", "p90"), ("", "p50"), ("", "presence")]),
+    (target("deployments", "web"), [("", "counts"), ("", "buckets"), ("", "presence")]),
+    (target("deployments"), [("", "counts"), ("", "buckets"), ("", "presence")]),
     (target("deployments", "web", edges=True),
-     [("to", "counts"), ("to", "p99"), ("to", "p90"), ("to", "p50"),
-      ("from", "counts"), ("from", "p99"), ("from", "p90"), ("from", "p50")]),
+     [("to", "counts"), ("to", "buckets"), ("from", "counts"), ("from", "buckets")]),
 ])
 def test_plan_shape(request_target, shape):
     assert [(q.direction, q.measure) for q in plan(LINKERD, request_target)] == shape
@@ -64,13 +73,18 @@ WEB = dict(namespace="shop", deployment="web")
 @pytest.mark.parametrize("series, expected", [
     # counts split by classification; latency only where there are counts
     ({("", "counts"): [sample("90", classification="success", **WEB), sample("10", classification="failure", **WEB)],
-      ("", "p99"): [sample("250", **WEB)], ("", "p50"): [sample("12.5", **WEB)]},
-     [("web", 90.0, 10.0, {"p99": 250.0, "p50": 12.5})]),
-    # a NaN quantile (no requests) is absent, never 0 or NaN
-    ({("", "counts"): [sample("0", classification="success", **WEB)], ("", "p99"): [sample("NaN", **WEB)]},
+      ("", "buckets"): histogram(SPREAD, **WEB)},
+     [("web", 90.0, 10.0, {"p99": 910.0, "p90": 100.0, "p50": 10.0})]),
+    # no requests in the window: every bucket 0, the quantiles NaN: absent, never 0 or NaN
+    ({("", "counts"): [sample("0", classification="success", **WEB)],
+      ("", "buckets"): histogram({"10": "0", "+Inf": "0"}, **WEB)},
      [("web", 0.0, 0.0, {})]),
     # latency without counts does not make a row
-    ({("", "p99"): [sample("5", **WEB)]}, []),
+    ({("", "buckets"): histogram(SPREAD, **WEB)}, []),
+    # a bucket whose `le` is not a number is skipped, as Prometheus skips it
+    ({("", "counts"): [sample("1", classification="success", **WEB)],
+      ("", "buckets"): histogram({"10": "50", "ten": "70", "100": "90", "+Inf": "100"}, **WEB)},
+     [("web", 1.0, 0.0, {"p99": 100.0, "p90": 100.0, "p50": 10.0})]),
     # a caller known only from its client-side series is listed with zero inbound traffic
     ({("", "presence"): [sample("7", classification="success", namespace="shop", deployment="loadgen")]},
      [("loadgen", 0.0, 0.0, {})]),
@@ -91,12 +105,12 @@ def test_normalize_edges_name_the_peer_by_the_label_that_is_set():
     unknown = dict(namespace="shop", deployment="web", dst_namespace="data")   # no dst_* name: not an edge
     rows = rows_of(target("deployments", "web", edges=True), {
         ("to", "counts"): [sample("30", classification="success", **to_db), sample("5", classification="success", **unknown)],
-        ("to", "p90"): [sample("40", **to_db)],
+        ("to", "buckets"): histogram({"50": "10", "+Inf": "10"}, **to_db),
     })
     assert len(rows) == 1
     row = rows[0]
     assert (row.direction, row.peer, row.success, dict(row.latency_ms)) == (
-        Direction.TO, Ref("data", "db", "StatefulSet"), 30.0, {Measure.P90: 40.0})
+        Direction.TO, Ref("data", "db", "StatefulSet"), 30.0, {Measure.P99: 49.5, Measure.P90: 45.0, Measure.P50: 25.0})
 
 
 def test_rows_are_sorted_by_namespace_then_name():

@@ -32,21 +32,11 @@ def test_get_list_edges_targets(pack):
     assert edges.edges and edges.name == "web"
 
 
-def test_namespace_paths_and_their_authorization_attributes(pack):
+def test_namespace_paths(pack):
     get = parse(pack, f"{P}/namespaces/shop", {})
     assert (get.target.kinds[0].name, get.target.name) == ("Namespace", "shop")
-    assert (get.attributes.verb, get.attributes.resource, get.attributes.namespace, get.attributes.name) == (
-        "get", "namespaces", "shop", "shop")
     edges = parse(pack, f"{P}/namespaces/shop/edges", {})
     assert edges.target.edges and edges.target.name == "shop"
-    assert (edges.attributes.verb, edges.attributes.resource, edges.attributes.namespace) == ("list", "edges", "shop")
-
-
-def test_attributes_of_workload_requests(pack):
-    a = parse(pack, f"{P}/namespaces/shop/deployments/web/edges", {}).attributes
-    assert (a.verb, a.resource, a.subresource, a.namespace, a.name) == ("get", "deployments", "edges", "shop", "web")
-    a = parse(pack, f"{P}/deployments", {}).attributes
-    assert (a.verb, a.resource, a.namespace, a.name) == ("list", "deployments", "", "")
 
 
 @pytest.mark.parametrize("t", ["0s", "500ms", "25h", "abc", "30", "-1m", "1d"])

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from metrics_api.apis import metric_values
-from metrics_api.apis.api import Route, watch_requested
+from metrics_api.apis.api import Route
 from metrics_api.apis.custom_metrics import GROUP
 from metrics_api.apis.metric_values import Metric
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, Kind, name_problem
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.model import Target
 from metrics_api.packs.model import Pack
 
 ALL_OBJECTS = "*"   # k8s.io/metrics custom_metrics AllObjects
@@ -72,11 +72,8 @@ def _object_route(pack: Pack, prefix: str, version: str, namespace: str, resourc
         raise bad_request("labelSelector applies to `*` (every object) only")
     target = Target(kind.plural, (kind,), namespace, None if name == ALL_OBJECTS else name, False, window,
                     label_selector, metric_values.object_group(kind))
-    # requestinfo.go: namespaces/{ns}/{resource}/{name}/{metric} → resource, name, subresource; verb get
-    # (a name is present, even `*`).
-    attributes = Attributes("get", resource, metric, namespace, name, GROUP, version)
     template = f"{prefix}/namespaces/{{namespace}}/{resource}/{'*' if name == ALL_OBJECTS else '{name}'}/{metric}"
-    return Route(target, attributes, template, watch_requested(query), View(version, metric, selector))
+    return Route(target, template, View(version, metric, selector))
 
 
 def _namespace_route(pack: Pack, prefix: str, version: str, namespace: str, metric_name: str,
@@ -91,10 +88,7 @@ def _namespace_route(pack: Pack, prefix: str, version: str, namespace: str, metr
     if query.get("labelSelector"):
         raise bad_request("labelSelector applies to `*` (every object) only")
     target = Target(kind.plural, (kind,), None, namespace, False, window, None, "")
-    # requestinfo.go reads namespaces/{ns}/metrics/{metric} as resource "metrics", name {metric}, verb get.
-    attributes = Attributes("get", NAMESPACE_METRICS, "", namespace, metric_name, GROUP, version)
-    return Route(target, attributes, f"{prefix}/namespaces/{{namespace}}/metrics/{metric}", watch_requested(query),
-                 View(version, metric, selector))
+    return Route(target, f"{prefix}/namespaces/{{namespace}}/metrics/{metric}", View(version, metric, selector))
 
 
 def _metric_selector(query: Mapping[str, str]) -> tuple[float, tuple[tuple[str, str], ...]]:

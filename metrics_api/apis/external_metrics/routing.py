@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from metrics_api.apis import metric_values
-from metrics_api.apis.api import Route, watch_requested
-from metrics_api.apis.external_metrics import API_PREFIX, GROUP, VERSION
+from metrics_api.apis.api import Route
+from metrics_api.apis.external_metrics import API_PREFIX, GROUP
 from metrics_api.apis.metric_values import Metric
 from metrics_api.core.errors import bad_request, not_found
 from metrics_api.core.kinds import BY_PLURAL, Kind, name_problem
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.model import Target
 from metrics_api.packs.model import Pack
 
 SELECTOR = "labelSelector"
@@ -63,7 +63,4 @@ def route(pack: Pack, path: str, query: Mapping[str, str]) -> Route:
         if not pack.support(namespaces.plural):
             raise not_found(f"namespaces are not served by the {pack.name} query pack", group=GROUP, kind=metric_name)
         target = Target(namespaces.plural, (namespaces,), None, namespace, False, window, None, "")
-    # requestinfo.go: namespaces/{ns}/{metric} → resource {metric}, no name → verb list.
-    attributes = Attributes("list", metric_name, "", namespace, "", GROUP, VERSION)
-    return Route(target, attributes, f"{API_PREFIX}/namespaces/{{namespace}}/{metric}", watch_requested(query),
-                 View(metric, tuple(sorted(labels.items()))))
+    return Route(target, f"{API_PREFIX}/namespaces/{{namespace}}/{metric}", View(metric, tuple(sorted(labels.items()))))

@@ -8,7 +8,6 @@ from metrics_api.apis.api import (
     OpenApiPart,
     Renderer,
     Route,
-    watch_requested,
 )
 from metrics_api.apis.smi import API_PREFIX, GROUP, VERSION
 from metrics_api.apis.smi.discovery import resource_list
@@ -31,7 +30,7 @@ class SmiApi(ListedApi):
 
     def route(self, path: str, query: Mapping[str, str]) -> Route:
         parsed = parse(self.pack, path, query)
-        return Route(parsed.target, parsed.attributes, API_PREFIX + parsed.path_template, watch_requested(query))
+        return Route(parsed.target, API_PREFIX + parsed.path_template)
 
     def renderer(self, route: Route, accept: str | None, query: Mapping[str, str]) -> Renderer:
         return renderer_for(accept, query)   # JSON or a Table, whatever the path

@@ -50,7 +50,8 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
                 "edge": {**to("Edge"), "description": "For edge items: the direction and the peer."},
                 "metrics": {"type": "array", "items": to("Metric"),
                             "description": "p99, p90, p50 response latency (ms), success_count, failure_count, "
-                                           "then request_rate (rps) and success_rate."},
+                                           "then request_rate (rps) and success_rate, which is absent when "
+                                           "there were no requests in the window."},
             },
             "x-kubernetes-group-version-kind": _gvk("TrafficMetrics"),
         },
@@ -109,7 +110,8 @@ def schemas(ref: str) -> dict[str, dict[str, Any]]:
             "required": ["name", "value"],
             "properties": {
                 "name": _string("p99_response_latency, p90_response_latency, p50_response_latency, success_count, "
-                                "failure_count, request_rate or success_rate."),
+                                "failure_count, request_rate or success_rate (absent without requests "
+                                "in the window)."),
                 "unit": _string("ms for latencies, rps for request_rate."),
                 "value": _string("A Kubernetes quantity (296875m = 296.875).", format="quantity"),
             },

@@ -35,8 +35,10 @@ def metrics(row: Row, window: float) -> list[dict[str, str]]:
         {"name": "success_count", "value": milli_quantity(success)},
         {"name": "failure_count", "value": milli_quantity(failure)},
         {"name": "request_rate", "unit": "rps", "value": milli_quantity(total / window)},
-        {"name": "success_rate", "value": milli_quantity(row.success / total if total > 0 else 0.0)},
     ]
+    # CONTRACT §3: 0/0 is not a success rate; a canary controller reading 0 would roll back an idle canary.
+    if total > 0:
+        items.append({"name": "success_rate", "value": milli_quantity(row.success / total)})
     return items
 
 

@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from metrics_api.apis.smi import API_PREFIX, GROUP, VERSION
+from metrics_api.apis.smi import API_PREFIX, GROUP
 from metrics_api.core.errors import bad_request, not_found
-from metrics_api.core.kinds import (
-    BY_PLURAL,
-    TRAFFICMETRICS,
-    WORKLOAD_KINDS,
-    Kind,
-    is_dns1123_label,
-    name_problem,
-)
-from metrics_api.core.model import Attributes, Target
+from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS, Kind, is_dns1123_label, name_problem
+from metrics_api.core.model import Target
 from metrics_api.core.window import parse_window
+from metrics_api.kube.fields import parse_field_selector
+from metrics_api.kube.selectors import parse_selector
 from metrics_api.packs.model import Pack
 
 DEFAULT_WINDOW = 30.0
@@ -24,26 +19,24 @@ DEFAULT_WINDOW = 30.0
 @dataclass(frozen=True)
 class ParsedRequest:
     target: Target
-    attributes: Attributes
     path_template: str      # low-cardinality path for our own metrics
 
 
 def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
-    """`path` starts with API_PREFIX and is not the prefix itself."""
+    """`path` starts with API_PREFIX and is not the prefix itself. Called once the request is authorized
+    (its authorization attributes come from the raw path: http/requestinfo.py)."""
     segments = path[len(API_PREFIX):].strip("/").split("/")
     window = _window(query.get("t"))
     selector = query.get("labelSelector") or None
+    fields = query.get("fieldSelector") or None   # read on lists only, as kube-apiserver does
     match segments:
-        # kube-apiserver reads `namespaces/foo` as resource namespaces, namespace foo, name foo, and
-        # `namespaces/foo/edges` as resource `edges` in namespace foo (list): authorize it the same way.
         case ["namespaces", namespace]:
-            parsed = _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
-            return replace(parsed, attributes=replace(parsed.attributes, namespace=namespace))
+            return _build(pack, "namespaces", None, namespace, False, window, selector, "/namespaces/{name}")
         case ["namespaces", namespace, "edges"]:
-            parsed = _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
-            return replace(parsed, attributes=Attributes("list", "edges", "", namespace, "", GROUP, VERSION))
+            return _build(pack, "namespaces", None, namespace, True, window, selector, "/namespaces/{name}/edges")
         case ["namespaces", namespace, plural]:
-            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}")
+            return _build(pack, plural, namespace, None, False, window, selector, "/namespaces/{namespace}/{plural}",
+                          fields)
         case ["namespaces", namespace, plural, name]:
             return _build(pack, plural, namespace, name, False, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}")
@@ -51,12 +44,13 @@ def parse(pack: Pack, path: str, query: Mapping[str, str]) -> ParsedRequest:
             return _build(pack, plural, namespace, name, True, window, selector,
                           "/namespaces/{namespace}/{plural}/{name}/edges")
         case [plural]:
-            return _build(pack, plural, None, None, False, window, selector, "/{plural}")
+            return _build(pack, plural, None, None, False, window, selector, "/{plural}", fields)
     raise not_found("the server could not find the requested resource")
 
 
 def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edges: bool,
-           window: float, selector: str | None, template: str) -> ParsedRequest:
+           window: float, selector: str | None, template: str, fields: str | None = None) -> ParsedRequest:
+    """`fields`: a list's fieldSelector text."""
     kinds = _kinds(pack, plural)
     if namespace is not None:
         if not kinds[0].namespaced:
@@ -74,17 +68,11 @@ def _build(pack: Pack, plural: str, namespace: str | None, name: str | None, edg
                         name=name or "", group=GROUP, kind=f"{plural}/edges")
     if selector is not None and name is not None:
         raise bad_request("labelSelector applies to lists only")
-    target = Target(plural, kinds, namespace, name, edges, window, selector, GROUP)
-    attributes = Attributes(
-        verb="get" if name is not None else "list",
-        resource=plural,
-        subresource="edges" if edges else "",
-        namespace=namespace or "",
-        name=name or "",
-        group=GROUP,
-        version=VERSION,
-    )
-    return ParsedRequest(target, attributes, template)
+    if selector is not None:
+        parse_selector(selector)   # a bad selector is a 400 before any query (it is applied after them)
+    if fields is not None:
+        parse_field_selector(fields)
+    return ParsedRequest(Target(plural, kinds, namespace, name, edges, window, selector, GROUP, fields), template)
 
 
 def _kinds(pack: Pack, plural: str) -> tuple[Kind, ...]:

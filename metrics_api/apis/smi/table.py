@@ -18,7 +18,7 @@ from metrics_api.apis.smi.render import object_metadata, render_json, traffic_me
 from metrics_api.core.errors import ApiError, bad_request
 from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS
 from metrics_api.core.model import Answer, Ref, Row
-from metrics_api.core.quantity import format_go_duration, rfc3339
+from metrics_api.core.quantity import clamp_int64, format_go_duration, rfc3339
 from metrics_api.http.media import parse_accept
 
 META_GROUP = "meta.k8s.io"
@@ -152,8 +152,8 @@ TRAFFIC_COLUMNS = [
     Column("Latency_P90", "string", "90th percentile response latency.", _latency("p90")),
     Column("Latency_P99", "string", "99th percentile response latency.", _latency("p99")),
     Column("Window", "string", "The window the metrics cover.", lambda row, w: format_go_duration(w)),
-    Column("Success_Count", "integer", "Successful requests in the window.", lambda row, w: round(row.success),
-           priority=1),
-    Column("Failure_Count", "integer", "Failed requests in the window.", lambda row, w: round(row.failure),
-           priority=1),
+    Column("Success_Count", "integer", "Successful requests in the window.",
+           lambda row, w: clamp_int64(round(row.success)), priority=1),
+    Column("Failure_Count", "integer", "Failed requests in the window.",
+           lambda row, w: clamp_int64(round(row.failure)), priority=1),
 ]

@@ -1,0 +1,79 @@
+"""Health endpoints as kube-apiserver answers them, and the metrics store's reachability.
+
+Readiness says whether *we* can serve (CONTRACT §2): by the time the listener is open the query pack,
+the serving certificate and the authentication configuration are loaded, so /readyz fails only while
+shutting down. It must not follow Prometheus: kube-aggregator marks an APIService without a ready
+endpoint unavailable, and that breaks discovery for the whole cluster. The store's state is probed in
+the background and reported in `/readyz?verbose` and as a gauge on /metrics, never as a failure."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from metrics_api.core.telemetry import Telemetry
+from metrics_api.store.prometheus import PrometheusClient
+
+log = logging.getLogger("metrics_api")
+
+PROBE_SECONDS = 5.0   # how often the store is probed
+# What readiness consists of: each is settled before the listener opens (app.serve, http.server.run).
+STARTUP_CHECKS = ("ping", "query-pack", "serving-certificate", "authentication")
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+
+
+@dataclass
+class StoreProbe:
+    """Whether the metrics store answers a trivial query, refreshed every PROBE_SECONDS."""
+    prometheus: PrometheusClient
+    telemetry: Telemetry
+    timeout: float
+    reachable: bool | None = None   # None: not probed yet
+    _task: asyncio.Task | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            reachable = await self.prometheus.ready(timeout=self.timeout)
+            if reachable != self.reachable and self.reachable is not None:
+                log.warning("Prometheus at %s is %s", self.prometheus.base_url,
+                            "reachable again" if reachable else "unreachable: API requests answer 503")
+            self.reachable = reachable
+            self.telemetry.store_up.set(1 if reachable else 0)
+            await asyncio.sleep(PROBE_SECONDS)
+
+
+def health_response(path: str, query: Mapping[str, str], shutting_down: bool, store: StoreProbe) -> web.Response:
+    """`/healthz`, `/livez`: the process answers. `/readyz`: and is not shutting down. `?verbose` lists the
+    checks as kube-apiserver does (`[+]ping ok` …), with the store's state as information."""
+    failed = path == "/readyz" and shutting_down
+    if "verbose" not in query:
+        if failed:
+            return web.Response(status=500, text="[-]shutdown failed: reason withheld\nreadyz check failed\n")
+        return web.Response(text="ok", headers=_NOSNIFF)
+    lines = [f"[+]{check} ok" for check in STARTUP_CHECKS]
+    if path == "/readyz":
+        lines.append("[-]shutdown failed: reason withheld" if failed else "[+]shutdown ok")
+        lines.append(f"[+]prometheus {_store_state(store.reachable)}")
+    lines.append(f"{path[1:]} check {'failed' if failed else 'passed'}")
+    return web.Response(status=500 if failed else 200, text="\n".join(lines) + "\n", headers=_NOSNIFF)
+
+
+def _store_state(reachable: bool | None) -> str:
+    if reachable is None:
+        return "not probed yet (informational: readiness does not depend on it)"
+    if reachable:
+        return "reachable (informational: readiness does not depend on it)"
+    return "unreachable (informational: readiness does not depend on it; API requests answer 503)"

@@ -1,0 +1,82 @@
+"""The HTTPS listener: TLS connections that cost little while idle, and time limits on what a client
+that has not sent a request yet may hold.
+
+asyncio's TLS layer (sslproto.SSLProtocol) allocates and zero-fills a 256 KiB receive buffer per
+connection the moment it is accepted: 3,000 connections that never finished their request head held
+830 MiB. A TLS record carries at most 16 KiB of plaintext, so reading 16 KiB (+ record overhead) at a
+time loses nothing; the listener below reads that much at a time into one buffer for all its
+connections (see _SharedBufferTls). Time limits follow k8s.io/apiserver's secure
+serving (server/secure_serving.go: `ReadHeaderTimeout: 32 * time.Second`, which Go's net/http also
+applies to the TLS handshake, and `IdleTimeout: 90 * time.Second`). aiohttp has one timer for "no
+complete request head since the connection opened or the last answer": it gets the idle bound, so a
+half-sent request head is closed within 90 s (Go: 32 s from its first byte)."""
+from __future__ import annotations
+
+import asyncio
+import ssl
+from asyncio import sslproto
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from metrics_api.http.protocol import StatusAppRunner
+
+TLS_READ_SIZE = 16 * 1024 + 256   # one TLS record: 2^14 bytes of plaintext plus header and MAC/padding
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    handshake_seconds: float = 32.0   # secure_serving.go ReadHeaderTimeout, as Go applies it to the handshake
+    idle_seconds: float = 90.0        # secure_serving.go IdleTimeout; also bounds an incomplete request head
+
+
+async def listen(app: web.Application, host: str, port: int, context: ssl.SSLContext, drain_seconds: float,
+                 limits: ConnectionLimits = ConnectionLimits()) -> web.AppRunner:
+    """`app` served over TLS on host:port; cleaning up the returned runner stops it (in-flight requests get
+    `drain_seconds` to finish)."""
+    runner = StatusAppRunner(app, access_log=None, shutdown_timeout=drain_seconds,
+                             keepalive_timeout=limits.idle_seconds)
+    await runner.setup()
+    await TlsSite(runner, host, port, context, limits.handshake_seconds).start()
+    return runner
+
+
+class _SharedBufferTls(sslproto.SSLProtocol):
+    """asyncio's TLS protocol reading into one buffer shared by every connection of the listener instead of
+    a buffer each. Safe with the selector event loop (the only one on Linux and macOS): it calls
+    `get_buffer`, `recv_into` and `buffer_updated` in one go, and `buffer_updated` copies the bytes out
+    into the connection's own MemoryBIO at once. (The Windows proactor loop reads in the background
+    and could not share it.)"""
+
+    max_size = TLS_READ_SIZE
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, app_protocol: asyncio.BaseProtocol,
+                 context: ssl.SSLContext, shared: memoryview, handshake_timeout: float) -> None:
+        super().__init__(loop, app_protocol, context, None, server_side=True,
+                         ssl_handshake_timeout=handshake_timeout)
+        self._ssl_buffer, self._ssl_buffer_view = shared.obj, shared   # the buffer __init__ made is freed
+
+
+class TlsSite(web.TCPSite):
+    """web.TCPSite, but terminating TLS with _SharedBufferTls (the protocol asyncio itself would wrap
+    around aiohttp's, with a zero-filled 256 KiB buffer of its own per connection)."""
+
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, context: ssl.SSLContext,
+                 handshake_timeout: float) -> None:
+        super().__init__(runner, host, port, ssl_context=context)
+        self._handshake_timeout = handshake_timeout
+        self._buffer = memoryview(bytearray(TLS_READ_SIZE))
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        handler = self._runner.server
+        assert handler is not None and self._ssl_context is not None
+        context, timeout, shared = self._ssl_context, self._handshake_timeout, self._buffer
+
+        def connection() -> sslproto.SSLProtocol:
+            return _SharedBufferTls(loop, handler(), context, shared, timeout)
+
+        self._server = await loop.create_server(connection, self._host, self._port, backlog=self._backlog,
+                                                reuse_address=self._reuse_address)
+        self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
