@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from meshsim import RENDERERS
+from meshsim import VARIANTS
 from meshsim.scenario import default_scenario
 from meshsim.store import PROMETHEUS, PROMTOOL, PrometheusServer, write_scenario
 from metrics_api.apis.smi import API_PREFIX
@@ -19,10 +19,12 @@ from metrics_api.app import serve
 from metrics_api.cli.config import Settings
 
 
-def run_demo(mesh: str, port: int) -> int:
-    if mesh not in RENDERERS:
-        print(f"demo: no generator for mesh {mesh!r}; choose one of {', '.join(RENDERERS)}", file=sys.stderr)
+def run_demo(variant: str, port: int) -> int:
+    """`variant`: a mesh, or one of its variants (istio-ambient, kuma-legacy, ...), served by its mesh's pack."""
+    if variant not in VARIANTS:
+        print(f"demo: no generator for mesh {variant!r}; choose one of {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
+    mesh = VARIANTS[variant].mesh
     for binary in (PROMETHEUS, PROMTOOL):
         if not Path(binary).exists():
             print(f"demo: {binary} is missing: apt-get install prometheus", file=sys.stderr)
@@ -31,8 +33,8 @@ def run_demo(mesh: str, port: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="smi-metrics-demo-"))
     try:
         started = time.monotonic()
-        print(f"Generating {mesh} traffic (now-20m … now+60m) and backfilling it with promtool …", flush=True)
-        write_scenario(default_scenario(), [mesh], workdir / "tsdb")
+        print(f"Generating {variant} traffic (now-20m … now+60m) and backfilling it with promtool …", flush=True)
+        write_scenario(default_scenario(), [variant], workdir / "tsdb")
         with PrometheusServer(workdir / "tsdb") as prometheus:
             print(f"Prometheus ready at {prometheus.url} after {time.monotonic() - started:.1f}s", flush=True)
             settings = Settings(prometheus_url=prometheus.url, mesh=mesh, secure_port=port, bind_address="127.0.0.1",
@@ -96,7 +98,7 @@ Ctrl-C stops the server and Prometheus.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m meshsim.demo",
                                      description="generated mesh traffic in a real Prometheus + the server")
-    parser.add_argument("--mesh", default="linkerd", help="which mesh's series to generate and serve")
+    parser.add_argument("--mesh", default="linkerd", help="which mesh (or variant, e.g. istio-ambient) to generate and serve")
     parser.add_argument("--secure-port", type=int, default=6443)
     args = parser.parse_args(argv)
     return run_demo(args.mesh, args.secure_port)

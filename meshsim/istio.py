@@ -1,13 +1,29 @@
-"""Istio (telemetry v2) renderer: istio_requests_total and
-istio_request_duration_milliseconds, reporter="destination" on the server pod and
-reporter="source" on the (meshed) client pod, with kubernetes-pods scrape labels."""
+"""Istio (telemetry v2) renderer: istio_requests_total and istio_request_duration_milliseconds with
+kubernetes-pods scrape labels. Two variants, each rendered alone:
+
+* sidecars (``ambient=False``): reporter="destination" on the server pod, reporter="source" on the
+  (meshed) client pod;
+* ambient with waypoints (``ambient=True``, or only ``ambient_namespaces``: a sidecar caller of an
+  ambient service is then reported twice, reporter="source" and "waypoint"): ztunnel exports TCP
+  metrics only, so every HTTP request to an ambient pod is reported once server-side, by the waypoint
+  of the destination's namespace, with reporter="waypoint" and the
+  waypoint pod's scrape labels (istio/proxy source/extensions/filters/http/istio_stats/istio_stats.cc
+  IstioStatsFilter ctor: Reporter::ServerGateway → "waypoint"; istio/istio pilot/pkg/model/telemetry.go
+  `if isWaypoint { cfg.Reporter = stats.Reporter_SERVER_GATEWAY }`; kiali
+  graph/telemetry/istio/util/util.go GetReporter).
+
+Outcomes (istio_stats.cc IstioStatsFilter::log): response_code = the HTTP status, "0" without a
+response (`info.responseCode().value_or(0)`); grpc_response_status = the grpc-status of a gRPC answer,
+"" otherwise; request_protocol = "grpc" or "http". The histogram observes every request."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
-from .openmetrics import Counter, Family, SeriesSet, linear_histogram, render_labels
-from .scenario import BASE_STEPS, IDLE_OFFSET, PodRef, Scenario, pod_ip
+from .families import counters, histograms
+from .openmetrics import Family, SeriesSet, render_labels
+from .scenario import NO_RESPONSE, Outcome, PodRef, Scenario, pod_ip
 
 BUCKETS_MS: tuple[float, ...] = (
     0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
@@ -47,6 +63,15 @@ def _scrape(p: PodRef, ip: str) -> list[tuple[str, str]]:
     return out
 
 
+def _waypoint(namespace: str) -> list[tuple[str, str]]:
+    """Scrape labels of the namespace's waypoint (a Deployment named `waypoint`, gateway class
+    istio-waypoint): on waypoint series `namespace`/`pod` are the waypoint's, never the workload's."""
+    digest = hashlib.sha256(namespace.encode()).hexdigest()
+    return [("job", "kubernetes-pods"), ("instance", f"10.43.0.{int(digest[:2], 16) % 250 + 2}:15020"),
+            ("namespace", namespace), ("pod", f"waypoint-{digest[:9]}-{digest[9:14]}"),
+            ("gateway_networking_k8s_io_gateway_name", "waypoint")]
+
+
 def _labels(fl, reporter: str, ips) -> str:
     s, d = fl.source, fl.destination
     dw = d.workload
@@ -55,43 +80,34 @@ def _labels(fl, reporter: str, ips) -> str:
         ("destination_service", f"{dw.service}.{d.namespace}.svc.cluster.local"),
         ("destination_service_name", dw.service),
         ("destination_service_namespace", d.namespace),
-        ("request_protocol", "http"),
+        ("request_protocol", fl.protocol.value),
     ]
-    if reporter == "destination":
+    if reporter == "waypoint":
+        tail = [("connection_security_policy", "mutual_tls")] + _waypoint(d.namespace)
+    elif reporter == "destination":
         policy = "mutual_tls" if s is not None else "none"
-        rep = d
+        tail = [("connection_security_policy", policy)] + _scrape(d, ips[(d.namespace, d.pod)])
     else:
-        policy = "unknown"
-        rep = s
-    # response_code / grpc_response_status / response_flags are appended per status
-    tail = [("connection_security_policy", policy)] + _scrape(rep, ips[(rep.namespace, rep.pod)])
-    return render_labels(lab) + "|" + render_labels(tail)
+        tail = [("connection_security_policy", "unknown")] + _scrape(s, ips[(s.namespace, s.pod)])
+    return render_labels(lab + tail)   # response_code / grpc_response_status / response_flags: per outcome
 
 
-def _join(labels: str, code: int) -> str:
-    head, tail = labels.split("|", 1)
-    flags = "-"
-    return f'{head},response_code="{code}",grpc_response_status="",response_flags="{flags}",{tail}'
+def _outcome(outcome: Outcome) -> str:
+    flags = "-" if outcome.responded else "DC"   # downstream connection termination
+    grpc = "" if outcome.grpc is None else str(outcome.grpc)
+    return render_labels([("response_code", str(outcome.http if outcome.responded else NO_RESPONSE)),
+                          ("grpc_response_status", grpc), ("response_flags", flags)])
 
 
-def families(scenario: Scenario) -> Iterator[Family]:
+def families(scenario: Scenario, ambient: bool = False, ambient_namespaces: frozenset[str] = frozenset()) -> Iterator[Family]:
+    """``ambient``: every namespace ambient; else only ``ambient_namespaces`` (the rest has sidecars)."""
     ips = {k: pod_ip(i) for k, i in scenario.pod_index().items()}
     series = SeriesSet()
     for fl in scenario.flows:
-        series.add(_labels(fl, "destination", ips), fl, scenario.step)
-        if fl.source is not None:
+        server = "waypoint" if ambient or fl.destination.namespace in ambient_namespaces else "destination"
+        series.add(_labels(fl, server, ips), fl, scenario.step)
+        # an ambient caller has no sidecar: ztunnel reports TCP only
+        if fl.source is not None and not (ambient or fl.source.namespace in ambient_namespaces):
             series.add(_labels(fl, "source", ips), fl, scenario.step)
-
-    def requests():
-        for labels, by_status in series.items():
-            for code, cells in sorted(by_status.items()):
-                start = sum(BASE_STEPS * c + IDLE_OFFSET for _, c in cells)
-                yield Counter(_join(labels, code), start, sum(c for _, c in cells))
-
-    def durations():
-        for labels, by_status in series.items():
-            for code, cells in sorted(by_status.items()):
-                yield linear_histogram(_join(labels, code), BUCKETS_MS, cells, BASE_STEPS, IDLE_OFFSET)
-
-    yield Family("istio_requests", "counter", "", requests())
-    yield Family("istio_request_duration_milliseconds", "histogram", "", durations())
+    yield Family("istio_requests", "counter", "", counters(series, _outcome))
+    yield Family("istio_request_duration_milliseconds", "histogram", "", histograms(series, BUCKETS_MS, _outcome))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .openmetrics import Counter, Family, SeriesSet, linear_histogram, render_labels
-from .scenario import BASE_STEPS, IDLE_OFFSET, PodRef, Scenario, pod_ip
+from .families import counters, histograms, responded
+from .openmetrics import Family, SeriesSet, render_labels
+from .scenario import Outcome, PodRef, Scenario, pod_ip
 
 BUCKETS_MS: tuple[float, ...] = (
     1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500,
@@ -74,8 +75,25 @@ def _outbound(fl, ips) -> str:
     return render_labels(lab + scrape_labels(s, ips[(s.namespace, s.pod)]))
 
 
-def _status(code: int) -> str:
-    return "success" if code < 500 else "failure"
+# gRPC statuses Linkerd's default classifier calls failures: DataLoss, DeadlineExceeded, Internal,
+# PermissionDenied, Unavailable, Unknown (linkerd2-proxy linkerd/proxy/client-policy/src/grpc.rs
+# `impl Default for Codes`); any other status is classification="success" there.
+GRPC_FAILURES = frozenset({15, 4, 13, 7, 14, 2})
+NO_RESPONSE_ERROR = "timeout"   # linkerd/app/core/src/classify.rs Response::error
+
+
+def _class_labels(outcome: Outcome) -> str:
+    """response_total's labels for one outcome (linkerd2-proxy linkerd/app/core/src/metrics.rs
+    `impl legacy::FmtLabels for Class`; linkerd/http/metrics/src/requests/report.rs fmt_by_class writes
+    status_code only when there was a response)."""
+    if not outcome.responded:
+        return render_labels([("classification", "failure"), ("grpc_status", ""), ("error", NO_RESPONSE_ERROR)])
+    if outcome.grpc is not None:
+        failed = outcome.grpc in GRPC_FAILURES
+    else:
+        failed = outcome.http >= 500
+    return render_labels([("status_code", str(outcome.http)), ("classification", "failure" if failed else "success"),
+                          ("grpc_status", "" if outcome.grpc is None else str(outcome.grpc)), ("error", "")])
 
 
 def families(scenario: Scenario) -> Iterator[Family]:
@@ -86,29 +104,11 @@ def families(scenario: Scenario) -> Iterator[Family]:
         if fl.source is not None:
             series.add(_outbound(fl, ips), fl, scenario.step)
 
-    def start_inc(cells):
-        return sum(BASE_STEPS * c + IDLE_OFFSET for _, c in cells), sum(c for _, c in cells)
-
-    def requests():
-        for labels, by_status in series.items():
-            cells = [c for cs in by_status.values() for c in cs]
-            yield Counter(labels, *start_inc(cells))
-
-    def responses():
-        for labels, by_status in series.items():
-            for code, cells in sorted(by_status.items()):
-                extra = render_labels(
-                    [("status_code", str(code)), ("classification", _status(code)), ("grpc_status", ""), ("error", "")]
-                )
-                yield Counter(f"{labels},{extra}", *start_inc(cells))
-
-    def latencies():
-        for labels, by_status in series.items():
-            for code, cells in sorted(by_status.items()):
-                yield linear_histogram(f'{labels},status_code="{code}"', BUCKETS_MS, cells, BASE_STEPS, IDLE_OFFSET)
-
-    yield Family("request", "counter", "Total count of HTTP requests.", requests())
-    yield Family("response", "counter", "Total count of HTTP responses.", responses())
+    yield Family("request", "counter", "Total count of HTTP requests.", counters(series))
+    yield Family("response", "counter", "Total count of HTTP responses.", counters(series, _class_labels))
+    # response_latency_ms is written by status only: requests without a response are not observed
+    # (notes/fidelity.md §9.6: not read in source; rendered as absent).
     yield Family(
-        "response_latency_ms", "histogram", "Elapsed times between a request's headers being received and its response stream completing", latencies()
+        "response_latency_ms", "histogram", "Elapsed times between a request's headers being received and its response stream completing",
+        histograms(series, BUCKETS_MS, lambda outcome: f'status_code="{outcome.http}"', recorded=responded),
     )

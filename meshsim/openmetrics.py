@@ -150,25 +150,20 @@ def linear_histogram(
 
 
 class SeriesSet:
-    """Accumulates per-step latency cells per (base label string, HTTP status).
+    """Accumulates per-step latency cells per (base label string, request outcome).
 
     Flows that a mesh cannot tell apart (same reporting pod, same peer
     identity) land on the same key and are summed, as a real proxy would.
     """
 
     def __init__(self) -> None:
-        self.data: dict[str, dict[int, list[tuple[float, int]]]] = {}
+        self.data: dict[str, dict] = {}   # labels → Outcome → [(latency_ms, count per step)]
 
     def add(self, labels: str, flow, step: int) -> None:
-        _, failures = flow.per_step(step)
-        by_status = self.data.setdefault(labels, {})
-        ok = by_status.setdefault(200, [])
-        for ms, s, f in flow.cells(step):
-            ok.append((ms, s))
-        if failures:
-            bad = by_status.setdefault(500, [])
-            for ms, s, f in flow.cells(step):
-                bad.append((ms, f))
+        by_outcome = self.data.setdefault(labels, {})
+        for ms, counts in flow.cells(step):
+            for outcome, count in counts.items():
+                by_outcome.setdefault(outcome, []).append((ms, count))
 
     def items(self):
         return self.data.items()

@@ -13,6 +13,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
@@ -38,6 +39,7 @@ class Workload:
     pods: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
     pod_template_hash: str = ""  # Deployments only
+    service_account_name: str = ""   # "" = a ServiceAccount named like the workload
 
     @property
     def service(self) -> str:
@@ -46,7 +48,8 @@ class Workload:
 
     @property
     def service_account(self) -> str:
-        return self.name.replace(".", "-")
+        """ServiceAccount names are DNS subdomains: dots allowed."""
+        return self.service_account_name or self.name
 
     def pod_refs(self) -> tuple[PodRef, ...]:
         return tuple(PodRef(self.namespace, p, self) for p in self.pods)
@@ -59,37 +62,86 @@ class PodRef:
     workload: Workload
 
 
+class Protocol(Enum):
+    HTTP = "http"
+    GRPC = "grpc"
+
+
+NO_RESPONSE = 0   # the HTTP "status" of a request that never got a response (Istio writes it so)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one request ended: its HTTP status (NO_RESPONSE when none came back) and, for a gRPC call
+    that was answered, its grpc-status (0 = OK)."""
+
+    http: int
+    grpc: int | None = None
+
+    @property
+    def responded(self) -> bool:
+        return self.http != NO_RESPONSE
+
+    def sort_key(self) -> tuple[int, int]:
+        return self.http, -1 if self.grpc is None else self.grpc
+
+
 @dataclass(frozen=True)
 class Flow:
-    """Constant traffic from one pod to another (source None = unmeshed caller)."""
+    """Constant traffic from one pod to another (source None = unmeshed caller).
+
+    ``failure_ratio`` of the requests are answered HTTP 500 and ``no_response_ratio`` get no response at
+    all; a gRPC flow answers the rest HTTP 200 with grpc-status 0, except ``grpc_statuses`` (status →
+    ratio) of them."""
 
     source: PodRef | None
     destination: PodRef
     rps: float
     failure_ratio: float
     latencies_ms: tuple[float, ...]
+    protocol: Protocol = Protocol.HTTP
+    grpc_statuses: tuple[tuple[int, float], ...] = ()
+    no_response_ratio: float = 0.0
+
+    @property
+    def ok(self) -> Outcome:
+        return Outcome(200, 0) if self.protocol is Protocol.GRPC else Outcome(200)
+
+    def outcomes(self, step: int) -> dict[Outcome, int]:
+        """Requests per scrape step by outcome; every count an exact integer."""
+        n = _exact_int(self.rps * step, f"rps*step for {self}")
+        _exact_int(n / len(self.latencies_ms), f"rps*step/len(latencies) for {self}")
+        ok = self.ok
+        other = [(Outcome(500), self.failure_ratio), (Outcome(NO_RESPONSE), self.no_response_ratio)]
+        other += [(Outcome(200, code), ratio) for code, ratio in self.grpc_statuses]
+        out = {o: _exact_int(self.rps * step * r, f"rps*step*ratio for {o} in {self}") for o, r in other if r}
+        out[ok] = n - sum(out.values())
+        if out[ok] < 0:
+            raise ValueError(f"outcome ratios above 1 in {self}")
+        return out
 
     def per_step(self, step: int) -> tuple[int, int]:
-        """(requests, failures) added per scrape step; both exact integers."""
-        n = _exact_int(self.rps * step, f"rps*step for {self}")
-        f = _exact_int(self.rps * step * self.failure_ratio, f"rps*step*failure_ratio for {self}")
-        _exact_int(n / len(self.latencies_ms), f"rps*step/len(latencies) for {self}")
-        return n, f
+        """(requests, HTTP 5xx answers) per scrape step."""
+        counts = self.outcomes(step)
+        return sum(counts.values()), counts.get(Outcome(500), 0)
 
-    def cells(self, step: int) -> list[tuple[float, int, int]]:
-        """Per latency: (latency_ms, successes per step, failures per step).
+    def cells(self, step: int) -> list[tuple[float, dict[Outcome, int]]]:
+        """Per latency: (latency_ms, requests per step by outcome).
 
-        Each latency gets n/L requests; the f failures are spread over the
-        latencies (f//L each, the remainder to the first ones), so the
-        aggregated latency distribution is exactly uniform over ``latencies_ms``.
-        """
-        n, f = self.per_step(step)
+        Each latency gets n/L requests; each non-OK outcome's k requests are spread over the
+        latencies (k//L each, the remainder to the first ones), so the aggregated latency
+        distribution is exactly uniform over ``latencies_ms``."""
+        counts = self.outcomes(step)
         lat = len(self.latencies_ms)
-        per = n // lat
+        per = sum(counts.values()) // lat
+        ok = self.ok
         out = []
         for j, ms in enumerate(self.latencies_ms):
-            fj = f // lat + (1 if j < f % lat else 0)
-            out.append((ms, per - fj, fj))
+            cell = {o: k // lat + (1 if j < k % lat else 0) for o, k in counts.items() if o != ok}
+            cell[ok] = per - sum(cell.values())
+            if cell[ok] < 0:
+                raise ValueError(f"too few requests per latency for the outcomes of {self}")
+            out.append((ms, cell))
         return out
 
 
@@ -112,7 +164,7 @@ class Scenario:
         if self.end < self.start or self.step <= 0:
             raise ValueError("bad time range")
         for fl in self.flows:
-            fl.per_step(self.step)  # validates integrality
+            fl.cells(self.step)  # validates integrality
             if not 0 <= fl.failure_ratio <= 1 or fl.rps < 0 or not fl.latencies_ms:
                 raise ValueError(f"bad flow {fl}")
 
@@ -173,17 +225,18 @@ def spread(
     rps: float,
     failure_ratio: float,
     latencies_ms: tuple[float, ...],
+    **outcomes,
 ) -> list[Flow]:
     """One workload-level flow → per-pod-pair flows, each with ``rps``.
 
     Pairs are assigned round-robin: max(len(src pods), len(dst pods)) pairs,
     pair i = (src pod i mod |src|, dst pod i mod |dst|).  An unmeshed source
-    gives one flow per destination pod.
+    gives one flow per destination pod. ``outcomes``: Flow's protocol, grpc_statuses, no_response_ratio.
     """
     dst = destination.pod_refs()
     src = source.pod_refs() if source is not None else (None,)
     n = max(len(src), len(dst))
-    return [Flow(src[i % len(src)], dst[i % len(dst)], rps, failure_ratio, latencies_ms) for i in range(n)]
+    return [Flow(src[i % len(src)], dst[i % len(dst)], rps, failure_ratio, latencies_ms, **outcomes) for i in range(n)]
 
 
 # Latency sets (ms).  Five values each so that p50/p90/p99 ranks never fall
@@ -225,7 +278,9 @@ def default_scenario(now: int | None = None) -> Scenario:
     flows += spread(web, api, 10, 0.05, LAT_FAST)
     flows += spread(api, web, 3, 0.0, LAT_MID)  # bidirectional edge
     flows += spread(api, db, 8, 0.25, LAT_DB)  # Deployment → StatefulSet
-    flows += spread(api, gateway, 4, 0.05, LAT_MID)  # cross-namespace
+    # gRPC: UNAVAILABLE (14) and NOT_FOUND (5, a success to Linkerd) answered with HTTP 200
+    flows += spread(web, api, 5, 0.0, LAT_FAST, protocol=Protocol.GRPC, grpc_statuses=((14, 0.1), (5, 0.02)))
+    flows += spread(api, gateway, 4, 0.05, LAT_MID, no_response_ratio=0.05)  # cross-namespace; resets
     flows += spread(gateway, ledger, 6, 0.05, LAT_DB)
     flows += spread(agent, api, 1, 0.0, LAT_FAST)
     flows += spread(backup, db, 0.5, 0.0, LAT_SLOW)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import RENDERERS, openmetrics
+from . import Renderer, openmetrics, renderer
 from .process import LoopbackServer
 from .scenario import Scenario
 
@@ -16,12 +16,13 @@ PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 
 
-def render(scenario: Scenario, meshes: Iterable[str], path: str | os.PathLike) -> int:
-    """Write ``scenario`` for ``meshes`` into one OpenMetrics file; returns the series count."""
+def render(scenario: Scenario, meshes: Iterable[str | Renderer], path: str | os.PathLike) -> int:
+    """Write ``scenario`` for ``meshes`` (variant names or Renderers) into one OpenMetrics file; returns
+    the series count."""
     n = 0
     with open(path, "w", buffering=1 << 20) as out:
         for mesh in meshes:
-            n += openmetrics.write(out, RENDERERS[mesh].families(scenario), scenario.timestamps())
+            n += openmetrics.write(out, renderer(mesh).families(scenario), scenario.timestamps())
         openmetrics.write_eof(out)
     return n
 
@@ -39,7 +40,7 @@ def backfill(openmetrics_path: str | os.PathLike, data_dir: str | os.PathLike, p
 
 
 def write_scenario(
-    scenario: Scenario, meshes: Iterable[str], data_dir: str | os.PathLike, *, keep_file: bool = False
+    scenario: Scenario, meshes: Iterable[str | Renderer], data_dir: str | os.PathLike, *, keep_file: bool = False
 ) -> None:
     """Render and backfill each mesh on its own (in parallel, one process per CPU) into ``data_dir``.
 
@@ -54,9 +55,10 @@ def write_scenario(
             job.result()
 
 
-def _write_mesh(scenario: Scenario, mesh: str, data_dir: Path, keep_file: bool) -> None:
-    path = data_dir / f"{mesh}.om"
-    blocks = data_dir / f".{mesh}.blocks"
+def _write_mesh(scenario: Scenario, mesh: str | Renderer, data_dir: Path, keep_file: bool) -> None:
+    name = renderer(mesh).name
+    path = data_dir / f"{name}.om"
+    blocks = data_dir / f".{name}.blocks"
     render(scenario, [mesh], path)
     try:
         backfill(path, blocks)

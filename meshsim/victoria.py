@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 
-from . import RENDERERS, openmetrics
+from . import Renderer, openmetrics, renderer
 from .process import LoopbackServer
 from .scenario import Scenario
 
@@ -33,16 +33,16 @@ class VictoriaMetricsServer(LoopbackServer):
                 "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache",
                 "-maxLabelsPerTimeseries=64", "-loggerLevel=WARN"]
 
-    def import_scenario(self, scenario: Scenario, meshes: Iterable[str]) -> None:
+    def import_scenario(self, scenario: Scenario, meshes: Iterable[str | Renderer]) -> None:
         """Stream every mesh's series into the import API, then flush them to searchable storage."""
         timestamps_ms = [t * 1000 for t in scenario.timestamps()]
         for mesh in meshes:
-            body = _family_chunks(RENDERERS[mesh].families(scenario), timestamps_ms)
+            body = _family_chunks(renderer(mesh).families(scenario), timestamps_ms)
             request = urllib.request.Request(self.url + "/api/v1/import/prometheus", data=body, method="POST",
                                              headers={"Content-Type": "text/plain"})
             with urllib.request.urlopen(request, timeout=600) as reply:
                 if reply.status not in (200, 204):
-                    raise RuntimeError(f"victoria-metrics import of {mesh} answered HTTP {reply.status}")
+                    raise RuntimeError(f"victoria-metrics import of {renderer(mesh).name} answered HTTP {reply.status}")
         with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=60):
             pass
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on Debian (idempotent): Prometheus + promtool,
-# VictoriaMetrics, wrk, a virtualenv in .venv with the package and its test extras, and kubectl >= 1.21.
+# VictoriaMetrics, wrk, Chromium with chromedriver, kubectl >= 1.21, and a virtualenv in .venv with the package
+# and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,9 @@ command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
 command -v wrk >/dev/null || missing+=(wrk)   # load generator of the benchmarks (tests/perf)
+# Headless browser and its WebDriver (same Debian source, so their versions match) for the dashboard tests.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
@@ -18,7 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian enables the packaged Prometheus as a service; the project starts its own on free ports.
-# (Chromium for the dashboard tests: add `command -v chromium >/dev/null || missing+=(chromium)` above.)
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

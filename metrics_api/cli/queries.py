@@ -2,7 +2,8 @@
 
 `check` tells, for one pack and one Prometheus (or VictoriaMetrics, Thanos, Mimir), which metrics and
 labels the pack reads are present, runs every query the pack can plan once, and exits non-zero when
-anything is missing or fails. It reaches the store exactly as `serve` does (the same store flags and
+anything is missing or fails; then it states the pack's failure definition and what the series say
+about the mesh's prerequisites (cli/diagnose.py: warnings, which do not change the exit code). It reaches the store exactly as `serve` does (the same store flags and
 client: path prefix, headers, bearer token, basic auth, CA, client certificate). `render` prints the
 PromQL one request path would run.
 """
@@ -24,6 +25,7 @@ from metrics_api.apis.smi import API_PREFIX
 from metrics_api.apis.smi.routing import parse
 from metrics_api.app import catalog_for
 from metrics_api.cli.config import STORE_FLAGS, ConfigError, Settings, add_flags, settings_from
+from metrics_api.cli.diagnose import Probe, diagnose
 from metrics_api.core import promql
 from metrics_api.core.errors import ApiError
 from metrics_api.core.model import Target
@@ -36,6 +38,7 @@ from metrics_api.pipeline.plan import PlannedQuery, plan
 from metrics_api.store.prometheus import PrometheusClient, matched
 
 METRIC = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{")
+NAME_MATCHER = re.compile(r'\{\s*__name__=~"([^"]+)"')   # a family read under several names (Kuma's _total)
 CHECK_WINDOW = 300.0
 
 
@@ -113,10 +116,14 @@ def _rules(pack: Pack, args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class Need:
-    metric: str
+    metric: str                 # a metric name, or a regular expression over names (`__name__=~`)
     labels: tuple[str, ...]     # every view of the metric's source reads them: absence is a problem
-    optional: tuple[str, ...]   # only some kinds' views read them (Linkerd's `statefulset`, ...): absence
-                                # means no series of those kinds, which is not a problem
+    optional: tuple[str, ...]   # only some kinds' views read them (Linkerd's `statefulset`, ...) or only
+                                # some outcomes carry them (`grpc_status`): absence is not a problem
+    pattern: bool = False       # `metric` is a regular expression
+
+    def selector(self) -> str:
+        return "{" + (promql.matches if self.pattern else promql.equals)("__name__", self.metric) + "}"
 
 
 def needs(pack: Pack) -> list[Need]:
@@ -129,18 +136,27 @@ def needs(pack: Pack) -> list[Need]:
                 derived = pack.derived.get(label)
                 labels.add(derived.source if derived else label)
             views_by_source.setdefault(view.source.name, []).append(labels)
-    found: dict[str, tuple[set[str], set[str]]] = {}
+    found: dict[tuple[str, bool], tuple[set[str], set[str]]] = {}
+    status, *outcome_labels = pack.classify.labels   # the first status label is on every counted series
     for source in _sources(pack):
         views = views_by_source.get(source.name, [])
         every = set.intersection(*views) if views else set()
         some = set().union(*views) - every
-        for templates, extra in ((source.counts, pack.status_label), (source.buckets, "le")):
-            for metric in METRIC.findall(templates):
-                required, optional = found.setdefault(metric, (set(), set()))
-                required.update(every | {extra})
-                optional.update(some)
-    return [Need(metric, tuple(sorted(required)), tuple(sorted(optional - required)))
-            for metric, (required, optional) in sorted(found.items())]
+        for metric in _metrics(source.counts):
+            required, optional = found.setdefault(metric, (set(), set()))
+            required.update(every | {status})
+            optional.update(some | set(outcome_labels))
+        for metric in _metrics(source.buckets):   # buckets, and maybe a counter (Istio's `unless`)
+            required, optional = found.setdefault(metric, (set(), set()))
+            required.update(every | ({"le"} if metric[0].endswith("_bucket") else set()))
+            optional.update(some)
+    return [Need(metric, tuple(sorted(required)), tuple(sorted(optional - required)), pattern)
+            for (metric, pattern), (required, optional) in sorted(found.items())]
+
+
+def _metrics(template: str) -> list[tuple[str, bool]]:
+    """(name, is a regular expression) of every metric a template reads."""
+    return [(m, False) for m in METRIC.findall(template)] + [(m, True) for m in NAME_MATCHER.findall(template)]
 
 
 def _sources(pack: Pack) -> list[Source]:
@@ -180,8 +196,7 @@ async def _check_with(client: PrometheusClient, settings: Settings, catalog: Cat
     problems = 0
     rows = [("METRIC", "LABEL", "STATUS")]
     for need in needs(pack):
-        present = set(await client.label_names("{" + promql.equals("__name__", need.metric) + "}",
-                                               now - LOOKBACK, now, timeout))
+        present = set(await client.label_names(need.selector(), now - LOOKBACK, now, timeout))
         if not matched(present):
             rows.append((need.metric, "", "MISSING"))
             problems += 1
@@ -192,7 +207,7 @@ async def _check_with(client: PrometheusClient, settings: Settings, catalog: Cat
             rows.append(("", label, "ok" if ok else "MISSING"))
             problems += not ok
         for label in need.optional:
-            rows.append(("", label, "ok" if label in present else "absent (no series of the kinds that read it)"))
+            rows.append(("", label, "ok" if label in present else "absent (no series of the kinds or outcomes with it)"))
     print(f"pack {pack.name} ({pack.path}) against {settings.prometheus_url}\n")
     _table(rows)
     rows = [("KIND", "VIEW", "MEASURE", "SERIES", "SECONDS", "STATUS")]
@@ -208,6 +223,11 @@ async def _check_with(client: PrometheusClient, settings: Settings, catalog: Cat
                      f"{time.monotonic() - started:.3f}", status))
     print()
     _table(rows)
+    print(f"\nfailures: {pack.classify.definition or 'rows matching classify.failure'}")
+    findings = await diagnose(pack.name, Probe(client, now, LOOKBACK, timeout))
+    if findings:
+        print()
+        _table([("PREREQUISITE", "FINDING")] + [(f.level.value, f.text) for f in findings])
     print()
     _table(await _recordings(client, pack, now, timeout))
     print(f"\n{problems} problem(s)")

@@ -38,6 +38,17 @@ def milli_quantity(value: float) -> str:
     return f"{milli}{_SUFFIXES[exponent]}"
 
 
+_SCALE = {suffix: 10.0 ** exponent for exponent, suffix in _SUFFIXES.items()}
+
+
+def parse_quantity(text: str) -> float:
+    """The value of a decimal-SI quantity as `milli_quantity` writes it (`991m`, `20`, `1k`). Raises ValueError."""
+    scale = _SCALE.get(text[-1:]) if text[-1:].isalpha() else 1.0
+    if scale is None:
+        raise ValueError(f"invalid quantity {text!r}")
+    return float(text[:-1] if text[-1:].isalpha() else text) * scale
+
+
 # Nanoseconds per unit, as Go's time.unitMap (golang/go src/time/format.go).
 _DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
                    "m": 60_000_000_000, "h": 3_600_000_000_000}

@@ -12,11 +12,14 @@ REQUEST_TIMEOUT = 10.0   # seconds, as k8s.io/apiserver's delegated authn/authz 
 
 
 class KubeError(Exception):
-    """A failed Kubernetes API call: `status` is the HTTP code (0 when the API was unreachable)."""
+    """A failed Kubernetes API call: `status` is the HTTP code (0 when the API was unreachable); `reason` and
+    `detail` are the answer's metav1.Status reason and message when it had them."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, reason: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
+        self.detail = detail
 
 
 class Kube:
@@ -35,8 +38,8 @@ class Kube:
     async def close(self) -> None:
         await self._api.close()
 
-    async def get(self, path: str, **query: str) -> dict[str, Any]:
-        return await self._call("GET", path, query=query)
+    async def get(self, path: str, accept: str = "application/json", **query: str) -> dict[str, Any]:
+        return await self._call("GET", path, query=query, accept=accept)
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", path, body=body)
@@ -45,8 +48,9 @@ class Kube:
         return await self._call("PATCH", path, body=body, content_type="application/merge-patch+json")
 
     async def _call(self, method: str, path: str, *, query: dict[str, str] | None = None,
-                    body: dict[str, Any] | None = None, content_type: str = "application/json") -> dict[str, Any]:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+                    body: dict[str, Any] | None = None, content_type: str = "application/json",
+                    accept: str = "application/json") -> dict[str, Any]:
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             response = await self._api.call_api(
                 path, method, query_params=list((query or {}).items()), header_params=headers,
@@ -60,8 +64,10 @@ class Kube:
         except orjson.JSONDecodeError:
             document = {}
         if not 200 <= response.status <= 299:
-            message = document.get("message") if isinstance(document, dict) else None
-            raise KubeError(response.status, f"{method} {path}: {response.status} {message or data[:200]!r}")
+            status = document if isinstance(document, dict) else {}
+            message, reason = str(status.get("message") or ""), str(status.get("reason") or "")
+            raise KubeError(response.status, f"{method} {path}: {response.status} {message or data[:200]!r}",
+                            reason, message)
         if not isinstance(document, dict):
             raise KubeError(response.status, f"{method} {path}: the answer is not a JSON object")
         return document

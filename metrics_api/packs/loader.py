@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -12,7 +12,9 @@ from metrics_api.core.model import Direction
 from metrics_api.core.promql import LABEL_NAME
 from metrics_api.packs.model import (
     VALUE_MARK,
+    Classification,
     DerivedLabel,
+    FailureRule,
     Identity,
     KindSupport,
     Pack,
@@ -52,7 +54,6 @@ def parse(document: Any, path: str) -> Pack:
     sources = {
         name: reader.source(name, spec) for name, spec in reader.mapping(top.get("sources"), "sources").items()
     }
-    classify = reader.mapping(top.get("classify"), "classify")
     unit = reader.text(top.get("latency_unit", "ms"), "latency_unit")
     if unit not in LATENCY_UNITS:
         reader.fail("latency_unit", f"must be one of {', '.join(LATENCY_UNITS)}")
@@ -66,17 +67,13 @@ def parse(document: Any, path: str) -> Pack:
     }
     if not kinds:
         reader.fail("kinds", "a pack must support at least one kind")
-    try:
-        failure = re.compile(reader.text(classify.get("failure"), "classify.failure"))
-    except re.error as exc:
-        reader.fail("classify.failure", f"not a valid regular expression: {exc}")
+    classify = reader.classification(top.get("classify"), kinds)
     return Pack(
         name=reader.text(top.get("mesh"), "mesh"),
         path=path,
         description=str(top.get("description", "")).strip(),
         latency_scale=LATENCY_UNITS[unit],
-        status_label=reader.label(classify.get("label"), "classify.label"),
-        failure=failure,
+        classify=classify,
         detect=reader.text(top.get("detect"), "detect"),
         unknown_peer=frozenset(str(v) for v in top.get("unknown_peer", []) or []),
         kinds=kinds,
@@ -91,7 +88,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> NoReturn:
         raise PackError(f"{self.path}: {key or 'document'}: {problem}")
 
     def mapping(self, value: Any, key: str) -> dict[str, Any]:
@@ -109,6 +106,55 @@ class _Reader:
         if not LABEL_NAME.fullmatch(text):
             self.fail(key, f"{text!r} is not a Prometheus label name")
         return text
+
+    def pattern(self, value: Any, key: str) -> re.Pattern[str]:
+        try:
+            return re.compile(self.text(value, key))
+        except re.error as exc:
+            self.fail(key, f"not a valid regular expression: {exc}")
+
+    def classification(self, spec: Any, kinds: dict[str, KindSupport]) -> Classification:
+        """`{label: L, failure: RE}`, or `{labels: [L, ...], failure: [{L: RE, ...}, ...]}`."""
+        spec = self.mapping(spec, "classify")
+        definition = str(spec.get("definition", "")).strip()
+        if "label" in spec:
+            if "labels" in spec:
+                self.fail("classify", "give `label` (one status label) or `labels`, not both")
+            label = self.label(spec.get("label"), "classify.label")
+            rule = ((label, self.pattern(spec.get("failure"), "classify.failure")),)
+            classification = Classification((label,), (rule,), definition)
+        else:
+            classification = Classification(self.status_labels(spec.get("labels")),
+                                             self.rules(spec.get("failure")), definition)
+        for label, _ in (pair for rule in classification.rules for pair in rule):
+            if label not in classification.labels:
+                self.fail("classify.failure", f"{label!r} is not one of classify.labels")
+        for plural, support in kinds.items():
+            for view in (support.resource, *support.edges.values()):
+                if clash := set(view.labels()) & set(classification.labels):
+                    self.fail("classify.labels", f"{sorted(clash)} also identify kinds.{plural}: "
+                              "a status label would split its rows")
+        return classification
+
+    def status_labels(self, value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail("classify.labels", "must be a non-empty list of label names")
+        labels = tuple(self.label(label, f"classify.labels[{i}]") for i, label in enumerate(value))
+        if len(set(labels)) != len(labels):
+            self.fail("classify.labels", "lists a label twice")
+        return labels
+
+    def rules(self, value: Any) -> tuple[FailureRule, ...]:
+        if not isinstance(value, list) or not value:
+            self.fail("classify.failure", "must be a non-empty list of rules ({label: regular expression, ...})")
+        rules = []
+        for i, rule in enumerate(value):
+            key = f"classify.failure[{i}]"
+            if not self.mapping(rule, key):
+                self.fail(key, "a rule names at least one label")
+            rules.append(tuple((self.label(label, f"{key}.{label}"), self.pattern(regex, f"{key}.{label}"))
+                               for label, regex in rule.items()))
+        return tuple(rules)
 
     def template(self, value: Any, key: str, required: set[str], optional: frozenset[str] = frozenset()) -> str:
         text = self.text(value, key)
@@ -155,8 +201,6 @@ class _Reader:
             if written in NAME_CHARACTERS:
                 self.fail(key, f"{written!r} can occur in Kubernetes names, so label values could not be decoded")
             pairs.append((plain, written))
-        if len({written for _, written in pairs}) != len(pairs):
-            self.fail("encode_values", "two characters are encoded the same way, so values could not be decoded")
         return tuple(pairs)
 
     def derived(self, name: str, spec: Any) -> DerivedLabel:
@@ -164,8 +208,8 @@ class _Reader:
         self.label(name, key)
         spec = self.mapping(spec, key)
         pattern = self.text(spec.get("match"), f"{key}.match")
-        if pattern.count(VALUE_MARK) != 1:
-            self.fail(f"{key}.match", f"must contain {VALUE_MARK} exactly once")
+        if VALUE_MARK not in pattern:   # once per alternative (Kuma's naming schemes)
+            self.fail(f"{key}.match", f"must contain {VALUE_MARK}")
         try:
             re.compile(pattern.replace(VALUE_MARK, "x"))
         except re.error as exc:
@@ -214,10 +258,19 @@ class _Reader:
             name=self.label(identity.get("name"), f"{key}.self.name"),
             namespace=self.label(namespace, f"{key}.self.namespace") if namespace is not None else None,
             kind_label=self.label(kind_label, f"{key}.self.kind_label") if kind_label is not None else None,
+            kind_optional=self.kind_optional(identity, f"{key}.self"),
         )
         if not peer:
             return View(sources[source_name], own)
         return View(sources[source_name], own, self.peer(spec.get("peer"), f"{key}.peer"))
+
+    def kind_optional(self, spec: dict[str, Any], key: str) -> bool:
+        value = spec.get("kind_label_optional", False)
+        if not isinstance(value, bool):
+            self.fail(f"{key}.kind_label_optional", "must be true or false")
+        if value and "kind_label" not in spec:
+            self.fail(f"{key}.kind_label_optional", "needs a kind_label")
+        return value
 
     def peer(self, spec: Any, key: str) -> PeerIdentity:
         spec = self.mapping(spec, key)
@@ -232,7 +285,8 @@ class _Reader:
             return PeerIdentity(namespace, tuple(names))
         name = self.label(spec.get("name"), f"{key}.name")
         if "kind_label" in spec:
-            return PeerIdentity(namespace, (("", name),), self.label(spec["kind_label"], f"{key}.kind_label"))
+            return PeerIdentity(namespace, (("", name),), self.label(spec["kind_label"], f"{key}.kind_label"),
+                                self.kind_optional(spec, key))
         kind_name = self.text(spec.get("kind"), f"{key}.kind")
         if kind_name not in BY_NAME:
             self.fail(f"{key}.kind", f"unknown kind spelling {kind_name!r}")

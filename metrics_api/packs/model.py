@@ -8,10 +8,17 @@ for edges, the peer. Templates only carry these placeholders, filled by the plan
 `rate(...) * {{seconds}}` counts the same on every engine). Nothing a client sends can alter a
 template's text.
 
+`classify` says which result rows are failures, by rules over one or more status labels (HTTP status,
+gRPC status, transport error): a row fails when any rule matches, a rule matches when each of its
+labels fully matches its regular expression (an absent label reads as ""). Matching happens on the
+values Prometheus returns; nothing of it enters PromQL except the label names.
+
 Three optional keys describe meshes whose labels do not hold names verbatim (docs/meshes.md):
 `encode_values` (characters the mesh replaced in label values, e.g. OSM's `-` → `_`),
 `derived_labels` (labels a template creates with `label_replace`, selected through the label they
-are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind).
+are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind), with
+`kind_label_optional` when some deployments of the mesh lack that label (then series without it are
+read kind-blind: answered for the first kind a request names, peers reported as Deployments).
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ from dataclasses import dataclass, field
 from metrics_api.core.kinds import Kind
 from metrics_api.core.model import Direction
 
-VALUE_MARK = "{value}"   # where a derived label's value sits in the pattern of the label it comes from
+VALUE_MARK = "{value}"
+KIND_BLIND_PEER = "Deployment"   # the kind reported for a workload peer whose series carry no kind   # where a derived label's value sits in the pattern of the label it comes from
 
 
 class PackError(ValueError):
@@ -42,12 +50,13 @@ class Identity:
     name: str                       # label holding the object name
     namespace: str | None = None    # label holding its namespace; None for cluster-scoped kinds
     kind_label: str | None = None   # label whose value must be the kind's spelling (OSM, Hubble)
+    kind_optional: bool = False     # series may lack kind_label (older Hubble): read those kind-blind
 
 
 @dataclass(frozen=True)
 class DerivedLabel:
     """A label a template creates with label_replace from `source`; selected on `source` with
-    `pattern` (a regular expression where `{value}` stands for the escaped value)."""
+    `pattern` (a regular expression where each `{value}` stands for the escaped value)."""
     name: str
     source: str
     pattern: str
@@ -59,6 +68,7 @@ class PeerIdentity:
     namespace: str | None
     names: tuple[tuple[str, str], ...]   # (Kind spelling, label) in priority order
     kind_label: str | None = None        # label whose value is the peer's kind (then names has one entry)
+    kind_optional: bool = False          # a peer without kind_label is reported as KIND_BLIND_PEER
 
     def labels(self) -> list[str]:
         found = [self.namespace] if self.namespace else []
@@ -88,14 +98,26 @@ class KindSupport:
     edges: dict[Direction, View] = field(default_factory=dict)
 
 
+FailureRule = tuple[tuple[str, "re.Pattern[str]"], ...]   # (label, pattern) pairs that must all match
+
+
+@dataclass(frozen=True)
+class Classification:
+    labels: tuple[str, ...]            # status labels, appended to every counts grouping
+    rules: tuple[FailureRule, ...]     # a row fails when any rule matches
+    definition: str = ""               # the pack's failure definition in words (docs, `queries check`)
+
+    def is_failure(self, metric: dict[str, str]) -> bool:
+        return any(all(pattern.fullmatch(metric.get(label, "")) for label, pattern in rule) for rule in self.rules)
+
+
 @dataclass(frozen=True)
 class Pack:
     name: str
     path: str
     description: str
     latency_scale: float          # multiply the mesh's latency unit by this to get milliseconds
-    status_label: str             # label whose value classifies a response
-    failure: re.Pattern[str]      # fully matched against status_label's value
+    classify: Classification      # which counted rows are failures
     detect: str                   # a series selector present only when this mesh is
     unknown_peer: frozenset[str]  # peer names meaning "not in the mesh": such peers are not edges
     kinds: dict[str, KindSupport]
@@ -112,7 +134,8 @@ class Pack:
         return value
 
     def decode(self, value: str) -> str:
-        """A label value back to the name (exact: encoded characters never occur in names)."""
+        """A label value back to a name. Exact unless two name characters are written alike (OSM writes
+        `-` and `.` as `_`): then the first listed wins, and a requested name is answered as requested."""
         for plain, written in self.encoding:
             value = value.replace(written, plain)
         return value

@@ -2,7 +2,7 @@
 
 For every source and window, two rules: the response counts per second and the latency buckets per
 second, each summed by every label any view of that source reads (identity, peer and kind labels, the
-status label, `le`). Those are the series a request selects and groups, minus everything else a proxy
+status labels, `le`). Those are the series a request selects and groups, minus everything else a proxy
 adds (pod, instance, …), so a request reads a few thousand recorded series instead of every proxy's.
 The planner uses a recorded pair when the store holds it for the request's window (pipeline/
 recordings.py), and the raw series otherwise. Record names follow Prometheus' `level:metric:operations`
@@ -83,7 +83,7 @@ def rule_groups(pack: Pack, windows: tuple[float, ...] = DEFAULT_WINDOWS) -> dic
         for window in windows:
             duration = promql.duration(window)
             rules.append({"record": record_name(pack, source.name, Measure.COUNTS, window),
-                          "expr": fill(source.counts, "", ", ".join([*by, pack.status_label]), duration, "1")})
+                          "expr": fill(source.counts, "", ", ".join([*by, *pack.classify.labels]), duration, "1")})
             rules.append({"record": record_name(pack, source.name, Measure.BUCKETS, window),
                           "expr": fill(source.buckets, "", ", ".join(by), duration)})
     return {"groups": [{"name": f"smi-metrics-api-{pack.name}", "rules": rules}]}

@@ -8,7 +8,7 @@ from metrics_api.core.errors import internal
 from metrics_api.core.kinds import BY_NAME
 from metrics_api.core.model import QUANTILES, Direction, Measure, Ref, Row
 from metrics_api.core.quantity import MAX_INT64
-from metrics_api.packs.model import Pack, PeerIdentity
+from metrics_api.packs.model import KIND_BLIND_PEER, Pack, PeerIdentity
 from metrics_api.pipeline.plan import PlannedQuery
 from metrics_api.pipeline.quantile import Bucket, bucket_quantile, parse_le
 from metrics_api.store.prometheus import Series
@@ -37,7 +37,7 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                 if row is None:
                     row = rows[key] = Row(key[0], query.direction, key[2])
                 value = _number(item)
-                if pack.failure.fullmatch(item["metric"].get(pack.status_label, "")):
+                if pack.classify.is_failure(item["metric"]):
                     row.failure = min(row.failure + value, LARGEST)
                 else:
                     row.success = min(row.success + value, LARGEST)
@@ -112,7 +112,9 @@ def _own_ref(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> Ref | N
     namespace = labels.get(identity.namespace, "") if identity.namespace else ""
     if identity.namespace and not namespace:
         return None
-    return Ref(pack.decode(namespace), pack.decode(name), query.kind.name)
+    # a requested name was selected exactly (encoded): answer it as requested, even where decoding the
+    # label value would be ambiguous
+    return Ref(pack.decode(namespace), query.requested or pack.decode(name), query.kind.name)
 
 
 def _peer_ref(pack: Pack, peer: PeerIdentity, labels: dict[str, str]) -> Ref | None:
@@ -124,7 +126,8 @@ def _peer_ref(pack: Pack, peer: PeerIdentity, labels: dict[str, str]) -> Ref | N
         if not name or name in pack.unknown_peer:
             continue
         if peer.kind_label:
-            kind_name = _kind_spelling(labels.get(peer.kind_label, ""))
+            written = labels.get(peer.kind_label, "")
+            kind_name = KIND_BLIND_PEER if peer.kind_optional and not written else _kind_spelling(written)
             if not kind_name:
                 return None
         return Ref(pack.decode(namespace), pack.decode(name), kind_name)

@@ -17,6 +17,7 @@ class PlannedQuery:
     direction: Direction
     measure: Measure
     view: View
+    requested: str | None = None   # the name the request selected the view's own side by, if any
 
 
 # (source name, window seconds) pairs whose counts and buckets the store holds as recorded series
@@ -56,7 +57,7 @@ def _presence(pack: Pack, support: KindSupport, target: Target, recorded: Record
         return []
     counts = _view_queries(pack, View(view.source, view.self), support.kind, Direction.RESOURCE, target,
                            latency=False, recorded=recorded)[0]
-    return [PlannedQuery(counts.promql, counts.kind, Direction.RESOURCE, Measure.PRESENCE, counts.view)]
+    return [PlannedQuery(counts.promql, counts.kind, Direction.RESOURCE, Measure.PRESENCE, counts.view, target.name)]
 
 
 def _supports(pack: Pack, target: Target) -> list[KindSupport]:
@@ -84,7 +85,7 @@ def _view_queries(pack: Pack, view: View, kind: Kind, direction: Direction, targ
     selector = ", ".join(_matchers(pack, view, kind, target, uses_recordings))
     labels = view.labels()
     window = promql.duration(target.window)
-    counts_by = ", ".join(labels + [pack.status_label])
+    counts_by = ", ".join(labels + list(pack.classify.labels))   # never identity labels (pack loader)
     latency_by = ", ".join(labels)
     seconds = promql.number(target.window)
     if uses_recordings:   # the recorded series are per-second rates already grouped by every view label
@@ -95,9 +96,9 @@ def _view_queries(pack: Pack, view: View, kind: Kind, direction: Direction, targ
     else:
         counts = fill(view.source.counts, selector, counts_by, window, seconds=seconds)
         buckets = fill(view.source.buckets, selector, latency_by, window)
-    queries = [PlannedQuery(counts, kind, direction, Measure.COUNTS, view)]
+    queries = [PlannedQuery(counts, kind, direction, Measure.COUNTS, view, target.name)]
     if latency:   # one bucket query: p50/p90/p99 are computed from it (pipeline/quantile.py)
-        queries.append(PlannedQuery(buckets, kind, direction, Measure.BUCKETS, view))
+        queries.append(PlannedQuery(buckets, kind, direction, Measure.BUCKETS, view, target.name))
     return queries
 
 
@@ -107,7 +108,10 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     derived = {} if recorded else pack.derived
     identity = view.self
     matchers = []
-    if identity.kind_label:
+    if identity.kind_label and identity.kind_optional and _first_kind(pack, target) == kind:
+        # series without the kind label are answered once, for the first kind the request names
+        matchers.append(promql.matches(identity.kind_label, promql.regex_escape(kind.name) + "|"))
+    elif identity.kind_label:
         matchers.append(promql.equals(identity.kind_label, kind.name))
     if identity.namespace and target.namespace is not None:
         matchers.append(_equals(pack, derived, identity.namespace, target.namespace))
@@ -119,6 +123,10 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     else:
         matchers.append(promql.not_empty(identity.name))
     return matchers
+
+
+def _first_kind(pack: Pack, target: Target) -> Kind | None:
+    return next((kind for kind in target.kinds if pack.support(kind.plural) is not None), None)
 
 
 def _equals(pack: Pack, derived: dict[str, DerivedLabel], label: str, value: str) -> str:

@@ -1,7 +1,13 @@
-"""One conformance suite for every mesh: the same simulated traffic, rendered as each mesh's own series
-(its buckets, units and label spelling), must give the same TrafficMetrics through the server, on a
-real Prometheus and on a real VictoriaMetrics. Expected values come from tests/truth.py, which only
-knows the scenario; what a mesh cannot observe is stated in SIGHT below, never skipped silently.
+"""One conformance suite for every mesh variant: the same simulated traffic, rendered as each variant's
+own series (its buckets, units and label spelling: Istio sidecars or ambient waypoints, Kuma's naming
+modes, Hubble with or without kinds, ...), must give the same TrafficMetrics through the server and the
+mesh's one pack, in --local mode, on a real Prometheus and on a real VictoriaMetrics. Expected values
+come from tests/truth.py, which only knows the scenario; what a mesh cannot observe is stated in SIGHT
+(tests/support/expectations.py), never skipped silently.
+
+Variants of one mesh never share a store (the pack reads all of them): the variants are grouped into
+layers with at most one variant per mesh (meshsim.layers), one store per layer and engine; layer 0, the
+default variants, is the session's shared Prometheus.
 """
 from __future__ import annotations
 
@@ -9,15 +15,14 @@ import os
 
 import pytest
 
-from meshsim import RENDERERS
+from meshsim import VARIANTS, layers
+from meshsim.store import PrometheusServer, write_scenario
 from meshsim.victoria import VICTORIA_METRICS, VictoriaMetricsServer
 from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.expectations import (
     BOTH,
-    MESHES,
     PLURALS,
-    SIGHT,
     WINDOW_TEXT,
     WINDOWS,
     WORKLOADS,
@@ -29,6 +34,7 @@ from tests.support.expectations import (
     reported_kind,
     resource_truth,
     served,
+    sight_of,
 )
 from tests.support.truth import Ref
 
@@ -36,57 +42,91 @@ P = API_PREFIX
 ENGINES = ("prometheus", "victoriametrics")
 
 
-def test_every_rendered_mesh_has_a_stated_sight():
-    assert set(MESHES) == set(RENDERERS)
+LAYERS = layers()
+LAYER_OF = {name: i for i, group in enumerate(LAYERS) for name in group}
+
+
+def test_every_variant_has_a_stated_sight_and_one_store():
+    assert {name: bool(sight_of(name).kinds) for name in VARIANTS} == {name: True for name in VARIANTS}
+    assert sorted(LAYER_OF) == sorted(VARIANTS)
+    for group in LAYERS:
+        assert len({VARIANTS[name].mesh for name in group}) == len(group), group
 
 
 # -- fixtures -----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def victoriametrics(scenario, meshes, tmp_path_factory):
-    """A running VictoriaMetricsServer with ``scenario`` imported for all meshes."""
-    if not os.path.exists(VICTORIA_METRICS):
-        pytest.skip(f"{VICTORIA_METRICS} is missing: install the Debian package 'victoria-metrics'")
-    server = VictoriaMetricsServer(tmp_path_factory.mktemp("victoriametrics"))
-    server.start()
+def stores(request, scenario, tmp_path_factory):
+    """`stores(engine, layer)` → a running store holding that layer's variants of ``scenario``, started on
+    first use (layer 0 on Prometheus is the session's shared one)."""
+    started: dict[tuple[str, int], object] = {}
+
+    def start(engine: str, layer: int):
+        if (engine, layer) in started:
+            return started[(engine, layer)]
+        if engine == "prometheus" and layer == 0:
+            server = request.getfixturevalue("prometheus")
+        elif engine == "prometheus":
+            data = tmp_path_factory.mktemp(f"prometheus-layer{layer}")
+            write_scenario(scenario, LAYERS[layer], data)
+            server = PrometheusServer(data).start()
+        else:
+            if not os.path.exists(VICTORIA_METRICS):
+                pytest.skip(f"{VICTORIA_METRICS} is missing: install the Debian package 'victoria-metrics'")
+            server = VictoriaMetricsServer(tmp_path_factory.mktemp(f"victoriametrics-layer{layer}"))
+            server.start()
+            server.import_scenario(scenario, LAYERS[layer])
+        started[(engine, layer)] = server
+        return server
+
     try:
-        server.import_scenario(scenario, meshes)
-        yield server
+        yield start
     finally:
-        server.stop()
+        for (engine, layer), server in started.items():
+            if (engine, layer) != ("prometheus", 0):
+                server.stop()
 
 
 @pytest.fixture(scope="session")
-def vm_api_server(victoriametrics, tmp_path_factory):
-    """`vm_api_server(mesh)` → a ServerProcess on the shared VictoriaMetrics (one per mesh)."""
+def variant_servers(request, stores, tmp_path_factory):
+    """`variant_servers(engine, variant)` → a ServerProcess (`--local`, the variant's mesh pack) on the store of
+    the variant's layer; on the shared Prometheus, the session's `api_server` pool."""
     from tests.support.serverproc import ServerProcess, server_pool
 
-    certs = tmp_path_factory.mktemp("vm-server")
-    with server_pool(lambda mesh: ServerProcess(victoriametrics.url, "--mesh", mesh, cert_dir=certs)) as start:
-        yield start
+    certs = tmp_path_factory.mktemp("variant-servers")
+
+    def make(engine: str, layer: int, mesh: str) -> ServerProcess:
+        return ServerProcess(stores(engine, layer).url, "--mesh", mesh, cert_dir=certs)
+
+    with server_pool(make) as start:
+        def server(engine: str, variant: str) -> ServerProcess:
+            mesh, layer = VARIANTS[variant].mesh, LAYER_OF[variant]
+            if engine == "prometheus" and layer == 0:
+                return request.getfixturevalue("api_server")(mesh)
+            return start(engine, layer, mesh)
+        yield server
 
 
-@pytest.fixture(scope="module", params=[(e, m) for e in ENGINES for m in MESHES], ids=lambda p: f"{p[0]}-{p[1]}")
+@pytest.fixture(scope="module", params=[(e, v) for e in ENGINES for v in VARIANTS], ids=lambda p: f"{p[0]}-{p[1]}")
 def case(request):
     return request.param
 
 
 @pytest.fixture(scope="module")
 def mesh(case):
+    """The variant under test (tests/support/truth.py takes variant names: buckets and failure definition)."""
     return case[1]
 
 
 @pytest.fixture(scope="module")
 def sight(mesh):
-    return SIGHT[mesh]
+    return sight_of(mesh)
 
 
 @pytest.fixture(scope="module")
-def server(case, request):
-    engine, mesh = case
-    start = request.getfixturevalue("api_server" if engine == "prometheus" else "vm_api_server")
-    return start(mesh)
+def server(case, variant_servers):
+    return variant_servers(*case)
 
 
 # -- the suite ---------------------------------------------------------------------------------
@@ -129,8 +169,9 @@ def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sigh
             expected = sorted((r for k in kinds for r in truth.resources(scenario, k, namespace)
                                if observable(scenario, sight, r)), key=lambda r: (r.namespace or "", r.name))
             assert {i["resource"]["kind"] for i in listing["items"]} <= {kind}
+            expected.sort(key=lambda r: (r.namespace or "", sight.spelled(r.name)))
             got = [(i["resource"].get("namespace", ""), i["resource"]["name"]) for i in listing["items"]]
-            assert got == [(r.namespace or "", r.name) for r in expected], f"{mesh} {path}"
+            assert got == [(r.namespace or "", sight.spelled(r.name)) for r in expected], f"{mesh} {path}"
             for item, ref in zip(listing["items"], expected):
                 assert_matches(item, resource_truth(scenario, mesh, sight, ref, 60), f"{mesh} list {ref}")
 
@@ -142,7 +183,7 @@ def test_trafficmetrics_lists_every_workload_of_a_namespace(server, scenario, me
         return
     expected = [r for k in WORKLOADS for r in truth.resources(scenario, k, "shop") if observable(scenario, sight, r)]
     got = {(i["resource"]["kind"], i["resource"]["name"]) for i in reply.json()["items"]}
-    assert got == {(reported_kind(sight, r.kind), r.name) for r in expected}
+    assert got == {(reported_kind(sight, r.kind), sight.spelled(r.name)) for r in expected}
 
 
 def test_edges_of_every_resource_of_every_served_kind(server, scenario, mesh, sight):

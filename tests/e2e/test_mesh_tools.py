@@ -142,10 +142,12 @@ def test_encoded_values_and_kind_labels_reach_the_selector():
 def test_derived_labels_are_selected_through_their_source_label_escaped():
     kuma = packs.load("kuma")
     [counts, *_] = plan(kuma, target("services", "a.b", edges=True))
-    assert r'envoy_cluster_name=~"a\\.b_[a-z0-9-]+_svc_[0-9]+"' in counts.promql
-    assert r'envoy_cluster_name=~"[a-z0-9-]+_shop_svc_[0-9]+"' in counts.promql
+    # every naming scheme's alternative carries the escaped value
+    assert (r'envoy_cluster_name=~"a\\.b_[a-z0-9-]+_svc_[0-9]+(-[0-9a-f]{16})?|[^_]+_a\\.b_[a-z0-9-]+_[^_]*_msvc_[0-9]+'
+            r'|kri_msvc_[^_]*_[^_]*_[a-z0-9-]+_a\\.b_[^_]+"') in counts.promql
+    assert r'envoy_cluster_name=~"[a-z0-9-]+_shop_svc_[0-9]+(-[0-9a-f]{16})?|' in counts.promql
     [listing, *_] = plan(kuma, target("services", namespace=None))
-    assert r'envoy_cluster_name=~".+_[a-z0-9-]+_svc_[0-9]+"' in listing.promql
+    assert r'envoy_cluster_name=~".+_[a-z0-9-]+_svc_[0-9]+' in listing.promql
 
 
 @pytest.fixture
@@ -155,10 +157,20 @@ def kuma_document():
 
 @pytest.mark.parametrize("mutate, key, problem", [
     (lambda d: d.update(encode_values={"-": "."}), "encode_values.-", "can occur in Kubernetes names"),
-    (lambda d: d.update(encode_values={"-": "_", ".": "_"}), "encode_values", "encoded the same way"),
     (lambda d: d.update(encode_values={"-": "__"}), "encode_values.-", "one character"),
     (lambda d: d["derived_labels"]["kuma_service"].update(match="svc_[0-9]+"), "derived_labels.kuma_service.match",
-     "{value} exactly once"),
+     "must contain {value}"),
+    (lambda d: d["classify"].update(labels=["envoy_response_code_class"]), "classify", "not both"),
+    (lambda d: d.update(classify={"labels": ["a", "a"], "failure": [{"a": "5"}]}), "classify.labels", "twice"),
+    (lambda d: d.update(classify={"labels": ["a"], "failure": [{"b": "5"}]}), "classify.failure", "not one of"),
+    (lambda d: d.update(classify={"labels": ["a"], "failure": [{"a": "("}]}), "classify.failure[0].a",
+     "regular expression"),
+    (lambda d: d.update(classify={"labels": ["a"], "failure": []}), "classify.failure", "non-empty list"),
+    (lambda d: d.update(classify={"labels": ["a"], "failure": [{}]}), "classify.failure[0]", "at least one label"),
+    (lambda d: d.update(classify={"labels": ["namespace"], "failure": [{"namespace": "x"}]}), "classify.labels",
+     "also identify"),
+    (lambda d: d["kinds"]["pods"]["resource"]["self"].update(kind_label_optional=True),
+     "kinds.pods.resource.self.kind_label_optional", "needs a kind_label"),
     (lambda d: d["derived_labels"]["kuma_service"].update(match="{value}_(["), "derived_labels.kuma_service.match",
      "regular expression"),
     (lambda d: d["derived_labels"]["kuma_service"].update({"from": "bad-label"}), "derived_labels.kuma_service.from",

@@ -13,7 +13,7 @@ import pytest
 from prometheus_api_client import PrometheusConnect
 
 from meshsim import RENDERERS, istio, linkerd
-from meshsim.scenario import Flow, Scenario, default_scenario, make_workload, scaled_scenario
+from meshsim.scenario import NO_RESPONSE, Flow, Outcome, Scenario, default_scenario, make_workload, scaled_scenario
 from meshsim.store import PrometheusServer, write_scenario
 from tests.support import truth
 from tests.support.truth import Ref
@@ -66,7 +66,10 @@ def server_selector(mesh: str, ref: Ref) -> str:
 
 COUNTER = {"linkerd": "response_total", "istio": "istio_requests_total"}
 BUCKET = {"linkerd": "response_latency_ms_bucket", "istio": "istio_request_duration_milliseconds_bucket"}
-FAILURE = {"linkerd": 'classification="failure"', "istio": 'response_code=~"5.."'}
+# Failures (docs/meshes.md): HTTP 5xx, no response, gRPC status 1-16. Each selector picks a disjoint set of
+# series: Linkerd writes no status_code without a response, gRPC errors are HTTP 200 on both meshes.
+FAILURES = {"linkerd": ('status_code=~"5.."', 'error!=""', 'grpc_status=~"[1-9]|1[0-6]"'),
+            "istio": ('response_code=~"5..|0"', 'grpc_response_status=~"[1-9]|1[0-6]"')}
 
 
 def scalar(prom: PrometheusConnect, query: str, at: float | None = None) -> float | None:
@@ -133,7 +136,13 @@ def test_scenario_shape():
     assert default_scenario(now=1_700_000_005) == sc  # deterministic
     for fl in sc.flows:
         n, f = fl.per_step(sc.step)
-        assert sum(s + x for _, s, x in fl.cells(sc.step)) == n and sum(x for *_, x in fl.cells(sc.step)) == f
+        cells = fl.cells(sc.step)
+        assert sum(sum(counts.values()) for _, counts in cells) == n
+        assert sum(counts.get(Outcome(500), 0) for _, counts in cells) == f
+        assert {o for _, counts in cells for o in counts} == set(fl.outcomes(sc.step))
+        assert len({sum(counts.values()) for _, counts in cells}) == 1   # uniform over the latencies
+    outcomes = {o for fl in sc.flows for o in fl.outcomes(sc.step)}
+    assert {Outcome(200), Outcome(500), Outcome(NO_RESPONSE), Outcome(200, 0), Outcome(200, 14)} <= outcomes
     assert len(scaled_scenario(23).flows) == 23
 
 
@@ -165,7 +174,8 @@ def test_resource_counts(prom, scenario, mesh, window):
         want = truth.resource_metrics(scenario, mesh, ref, w)
         sel = server_selector(mesh, ref)
         total = scalar(prom, f"sum(increase({COUNTER[mesh]}{{{sel}}}[{window}]))", at)
-        failed = scalar(prom, f"sum(increase({COUNTER[mesh]}{{{sel},{FAILURE[mesh]}}}[{window}]))", at) or 0.0
+        failed = sum(scalar(prom, f"sum(increase({COUNTER[mesh]}{{{sel},{failure}}}[{window}]))", at) or 0.0
+                     for failure in FAILURES[mesh])
         rate = scalar(prom, f"sum(rate({COUNTER[mesh]}{{{sel}}}[{window}]))", at)
         assert want.total > 0, ref
         assert total == approx(want.total), (mesh, ref)

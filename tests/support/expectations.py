@@ -2,8 +2,10 @@
 see (SIGHT) and the comparisons with tests/truth.py, shared by the conformance and kubectl suites."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
+from meshsim import VARIANTS
 from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.truth import Ref
@@ -23,6 +25,12 @@ class Kind:
     edges: tuple[str, ...] = BOTH        # edge directions served
     peers: dict[str, str] = field(default_factory=dict)   # direction → peer granularity if not the kind's own
     callers_only: bool = False           # measured from the callers' side: unmeshed callers are invisible
+    hidden: frozenset[str] | None = frozenset()   # namespaces whose resources of this kind the series
+                                                  # never name (None: every namespace), though served
+
+
+def _as_named(name: str) -> str:
+    return name
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,8 @@ class Sight:
     """What one mesh's series let the server see."""
     kinds: dict[str, Kind]
     kind_blind: bool = False   # workload labels carry no kind: a workload peer is reported as a Deployment
+    # how a name read back from series (lists, peers) is spelled; a requested name is answered as asked
+    spelled: Callable[[str], str] = _as_named
 
 
 SERVICE_PEERS = {"to": "Service"}
@@ -47,12 +57,15 @@ SIGHT: dict[str, Sight] = {
     }, kind_blind=True),
     "consul": Sight({
         # Identity is the Consul service; workloads need the pods' owners from Kubernetes (not in --local).
-        "Service": Kind(), "Namespace": Kind(),
-        "Pod": Kind(edges=("to",), peers=SERVICE_PEERS),   # upstream clusters name Services, never pods
+        # Unmeshed callers never reach public_listener's HTTP stats (strict mTLS rejects them, permissive
+        # mTLS passes them through a TCP chain).
+        "Service": Kind(callers_only=True), "Namespace": Kind(callers_only=True),
+        # upstream clusters name Services, never pods
+        "Pod": Kind(edges=("to",), peers=SERVICE_PEERS, callers_only=True),
     }),
     "osm": Sight({   # only the calling sidecar records: unmeshed callers are invisible everywhere
         **{k: Kind(callers_only=True) for k in (*WORKLOADS, "ReplicaSet", "Pod", "Namespace")},
-    }),
+    }, spelled=lambda name: name.replace(".", "-")),   # `.` and `-` are both written `_`
     "kuma": Sight({
         # Upstream clusters name the destination Service: `to` peers are Services, and a workload's
         # callers are only known per Service (services/<name>/edges), so workloads have no `from` edges.
@@ -64,6 +77,18 @@ SIGHT: dict[str, Sight] = {
     "cilium": Sight({**{k: Kind() for k in (*WORKLOADS, "Pod", "Namespace")}}),
 }
 MESHES = tuple(SIGHT)
+# Variants whose sight differs from their mesh's default.
+VARIANT_SIGHT: dict[str, Sight] = {
+    # the scraped namespace/pod of waypoint series are the waypoint's: pods behind a waypoint are unseen
+    "istio-ambient": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=None)}),
+    "istio-mixed": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=frozenset({"pay"}))}),
+    # without *_workload_kind, workloads are read kind-blind
+    "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True),
+}
+
+
+def sight_of(variant: str) -> Sight:
+    return VARIANT_SIGHT.get(variant) or SIGHT[VARIANTS[variant].mesh]
 
 
 def quantity(text: str) -> float:
@@ -121,13 +146,15 @@ def peer_granularity(sight: Sight, ref: Ref, direction: str) -> str:
 
 
 def expected_peer(sight: Sight, peer: Ref) -> tuple:
-    return (reported_kind(sight, peer.kind), peer.namespace, peer.name)
+    return (reported_kind(sight, peer.kind), peer.namespace, sight.spelled(peer.name))
 
 
 def observable(scenario, sight: Sight, ref: Ref) -> bool:
     """Does the mesh have series naming `ref`? Its callers' (all, or meshed only) or, when it serves
     `to` edges, its own outbound series (a pure client is listed with zero inbound traffic)."""
     kind = sight.kinds[ref.kind]
+    if kind.hidden is None or ref.namespace in kind.hidden:
+        return False
     if truth.inbound_flows(scenario, ref, meshed_only=kind.callers_only):
         return True
     return "to" in kind.edges and bool(truth.outbound_flows(scenario, ref))

@@ -9,6 +9,12 @@ the aggregated bucket increases of the mesh's buckets (0 without traffic).
 Edges: ``to`` = flows whose source is in the resource grouped by destination,
 ``from`` = flows whose destination is in the resource grouped by (meshed) source.
 
+One definition of failure for every mesh (docs/meshes.md): HTTP 5xx, no response, and a non-OK gRPC
+status — where the mesh records it. ``verdict`` states per mesh what becomes of each outcome: Envoy
+meshes (Consul, Kuma) answer a request the app never answered with their own 503 and see gRPC answers
+only as HTTP 200; OSM and Hubble count responses only and see gRPC answers as HTTP 200; Linkerd observes
+no latency for a request without a response.
+
 Meshes differ in what they can see (tests/test_conformance.py states it per mesh): a resource may be
 measured by its callers only (``meshed_only``: unmeshed callers invisible), an edge's peer may be
 named at another granularity than the resource (``peer_kind``: "Service" = the Service in front of
@@ -20,21 +26,50 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
-from meshsim import RENDERERS
-from meshsim.scenario import Flow, PodRef, Scenario
+from meshsim import VARIANTS
+from meshsim.scenario import Flow, Outcome, PodRef, Scenario
 
 QUANTILES = (0.5, 0.9, 0.99)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+ENVOY_MESHES = frozenset({"consul", "kuma"})
+RESPONSES_ONLY = frozenset({"osm", "cilium"})   # count responses only; gRPC status unrecorded
+GRPC_RECORDED = frozenset({"linkerd", "istio"})
 
 
-def buckets(mesh: str) -> tuple[float, ...]:
-    return tuple(RENDERERS[mesh].BUCKETS_MS)
+class Verdict(Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+    UNSEEN = "unseen"   # the mesh does not count the request
 
 
-def observe(mesh: str, ms: float) -> float:
-    """The latency ``mesh`` records for a request of ``ms`` milliseconds."""
-    return getattr(RENDERERS[mesh], "observe", float)(ms)
+def buckets(variant: str) -> tuple[float, ...]:
+    return tuple(VARIANTS[variant].BUCKETS_MS)
+
+
+def observe(variant: str, ms: float) -> float:
+    """The latency ``variant`` records for a request of ``ms`` milliseconds."""
+    return VARIANTS[variant].observe(ms)
+
+
+def verdict(variant: str, outcome: Outcome) -> Verdict:
+    """What the one failure definition makes of ``outcome`` on this mesh."""
+    mesh = VARIANTS[variant].mesh
+    if not outcome.responded:
+        return Verdict.UNSEEN if mesh in RESPONSES_ONLY else Verdict.FAILURE
+    if outcome.http >= 500:
+        return Verdict.FAILURE
+    if outcome.grpc and mesh in GRPC_RECORDED:
+        return Verdict.FAILURE
+    return Verdict.SUCCESS
+
+
+def timed(variant: str, outcome: Outcome) -> bool:
+    """Whether the mesh's latency histogram observes such a request (for this resource's labels)."""
+    if verdict(variant, outcome) is Verdict.UNSEEN:
+        return False
+    return outcome.responded or VARIANTS[variant].mesh != "linkerd"
 
 
 @dataclass(frozen=True, order=True)
@@ -100,14 +135,15 @@ def quantile_ties(q: float, cumulative: Sequence[float], rel: float = 1e-9) -> b
     return any(abs(c - rank) <= rel * total and c < total for c in cumulative[:-1])
 
 
-def bucket_counts(flows: Iterable[Flow], bounds: Sequence[float], window: float, recorded=float) -> list[float]:
+def bucket_counts(flows: Iterable[Flow], bounds: Sequence[float], window: float, recorded=float,
+                  observed=lambda outcome: True, step: int = 10) -> list[float]:
     """Cumulative bucket increases over ``window`` seconds (last entry = +Inf); ``recorded`` maps a
-    latency to what the mesh records."""
+    latency to what the mesh records, ``observed`` tells which outcomes the histogram sees."""
     per = [0.0] * (len(bounds) + 1)
     for fl in flows:
-        each = fl.rps * window / len(fl.latencies_ms)
-        for ms in map(recorded, fl.latencies_ms):
-            b = next((i for i, ub in enumerate(bounds) if ms <= ub), len(bounds))
+        for ms, counts in fl.cells(step):
+            each = sum(c for outcome, c in counts.items() if observed(outcome)) * window / step
+            b = next((i for i, ub in enumerate(bounds) if recorded(ms) <= ub), len(bounds))
             per[b] += each
     out, acc = [], 0.0
     for c in per:
@@ -116,12 +152,17 @@ def bucket_counts(flows: Iterable[Flow], bounds: Sequence[float], window: float,
     return out
 
 
-def metrics_of(flows: Sequence[Flow], mesh: str, window: float) -> Metrics:
+def metrics_of(flows: Sequence[Flow], mesh: str, window: float, step: int = 10) -> Metrics:
+    """``mesh`` is a simulator variant (its buckets, and its mesh's failure definition)."""
     flows = list(flows)
-    failure = sum(fl.rps * fl.failure_ratio * window for fl in flows)
-    total = sum(fl.rps * window for fl in flows)
-    success = total - failure
-    cum = bucket_counts(flows, buckets(mesh), window, lambda ms: observe(mesh, ms))
+    counted = {v: 0.0 for v in Verdict}
+    for fl in flows:
+        for outcome, per_step in fl.outcomes(step).items():
+            counted[verdict(mesh, outcome)] += per_step * window / step
+    failure, success = counted[Verdict.FAILURE], counted[Verdict.SUCCESS]
+    total = success + failure
+    cum = bucket_counts(flows, buckets(mesh), window, lambda ms: observe(mesh, ms),
+                        lambda outcome: timed(mesh, outcome), step)
     p50, p90, p99 = (histogram_quantile(q, buckets(mesh), cum) for q in QUANTILES)
     return Metrics(
         success_count=success,
@@ -183,7 +224,7 @@ def outbound_flows(scenario: Scenario, ref: Ref) -> list[Flow]:
 
 
 def resource_metrics(scenario: Scenario, mesh: str, ref: Ref, window: float, meshed_only: bool = False) -> Metrics:
-    return metrics_of(inbound_flows(scenario, ref, meshed_only), mesh, window)
+    return metrics_of(inbound_flows(scenario, ref, meshed_only), mesh, window, scenario.step)
 
 
 def edge_groups(
@@ -208,7 +249,7 @@ def edges(
 ) -> list[Edge]:
     """Edge items of ``ref``, sorted by (direction, peer)."""
     groups = edge_groups(scenario, ref, peer_kinds)
-    return [Edge(d, peer, metrics_of(fls, mesh, window)) for (d, peer), fls in sorted(groups.items())]
+    return [Edge(d, peer, metrics_of(fls, mesh, window, scenario.step)) for (d, peer), fls in sorted(groups.items())]
 
 
 def all_flow_sets(scenario: Scenario) -> Iterable[tuple[str, list[Flow]]]:

@@ -53,3 +53,39 @@ def test_a_pack_file_is_loaded_from_a_path(tmp_path, document):
     path.write_text("mesh: [unclosed")
     with pytest.raises(PackError, match="not valid YAML"):
         packs.load(str(path))
+
+
+@pytest.mark.parametrize("mesh, metric, failed", [
+    ("linkerd", {"status_code": "503"}, True),
+    ("linkerd", {"status_code": "200"}, False),
+    ("linkerd", {"error": "timeout"}, True),                           # no response: no status_code
+    ("linkerd", {"status_code": "200", "grpc_status": "14"}, True),
+    ("linkerd", {"status_code": "200", "grpc_status": "5", "classification": "success"}, True),
+    ("linkerd", {"status_code": "200", "grpc_status": "0"}, False),
+    ("linkerd", {"status_code": "200", "grpc_status": "17"}, False),   # not a gRPC status
+    ("istio", {"response_code": "0"}, True),
+    ("istio", {"response_code": "200", "grpc_response_status": "2"}, True),
+    ("istio", {"response_code": "404"}, False),
+    ("istio", {"response_code": "200"}, False),
+    ("kuma", {"envoy_response_code_class": "5"}, True),
+    ("osm", {"response_code": "500"}, True),
+    ("cilium", {"status": "200"}, False),
+])
+def test_one_failure_definition_per_pack(mesh, metric, failed):
+    pack = packs.load(mesh)
+    assert pack.classify.is_failure(metric) is failed
+    assert pack.classify.definition   # stated for docs and `queries check`
+
+
+def test_every_status_label_is_grouped_by_in_counts():
+    from metrics_api.core.kinds import BY_PLURAL
+    from metrics_api.core.model import Target
+    from metrics_api.pipeline.plan import plan
+    [counts, *_] = plan(packs.load("linkerd"), Target("deployments", (BY_PLURAL["deployments"],), "shop", "web",
+                                                      False, 30.0))
+    assert "sum by (namespace, deployment, status_code, grpc_status, error)" in counts.promql
+
+
+def test_a_name_written_ambiguously_is_answered_as_requested_and_read_back_decoded():
+    osm = packs.load("osm")
+    assert osm.encode("a.b-c") == "a_b_c" and osm.decode("a_b_c") == "a-b-c"

@@ -72,27 +72,27 @@ WEB = dict(namespace="shop", deployment="web")
 
 @pytest.mark.parametrize("series, expected", [
     # counts split by classification; latency only where there are counts
-    ({("", "counts"): [sample("90", classification="success", **WEB), sample("10", classification="failure", **WEB)],
+    ({("", "counts"): [sample("90", status_code="200", **WEB), sample("10", status_code="503", **WEB)],
       ("", "buckets"): histogram(SPREAD, **WEB)},
      [("web", 90.0, 10.0, {"p99": 910.0, "p90": 100.0, "p50": 10.0})]),
     # no requests in the window: every bucket 0, the quantiles NaN: absent, never 0 or NaN
-    ({("", "counts"): [sample("0", classification="success", **WEB)],
+    ({("", "counts"): [sample("0", status_code="200", **WEB)],
       ("", "buckets"): histogram({"10": "0", "+Inf": "0"}, **WEB)},
      [("web", 0.0, 0.0, {})]),
     # latency without counts does not make a row
     ({("", "buckets"): histogram(SPREAD, **WEB)}, []),
     # a bucket whose `le` is not a number is skipped, as Prometheus skips it
-    ({("", "counts"): [sample("1", classification="success", **WEB)],
+    ({("", "counts"): [sample("1", status_code="200", **WEB)],
       ("", "buckets"): histogram({"10": "50", "ten": "70", "100": "90", "+Inf": "100"}, **WEB)},
      [("web", 1.0, 0.0, {"p99": 100.0, "p90": 100.0, "p50": 10.0})]),
     # a caller known only from its client-side series is listed with zero inbound traffic
-    ({("", "presence"): [sample("7", classification="success", namespace="shop", deployment="loadgen")]},
+    ({("", "presence"): [sample("7", status_code="200", namespace="shop", deployment="loadgen")]},
      [("loadgen", 0.0, 0.0, {})]),
     # negative and infinite values are read as 0
-    ({("", "counts"): [sample("-3", classification="success", **WEB), sample("+Inf", classification="failure", **WEB)]},
+    ({("", "counts"): [sample("-3", status_code="200", **WEB), sample("+Inf", status_code="503", **WEB)]},
      [("web", 0.0, 0.0, {})]),
     # series without the identity label are dropped
-    ({("", "counts"): [sample("4", classification="success", namespace="shop")]}, []),
+    ({("", "counts"): [sample("4", status_code="200", namespace="shop")]}, []),
 ])
 def test_normalize_resources(series, expected):
     rows = rows_of(target("deployments"), series)
@@ -104,7 +104,7 @@ def test_normalize_edges_name_the_peer_by_the_label_that_is_set():
     to_db = dict(namespace="shop", deployment="web", dst_namespace="data", dst_statefulset="db")
     unknown = dict(namespace="shop", deployment="web", dst_namespace="data")   # no dst_* name: not an edge
     rows = rows_of(target("deployments", "web", edges=True), {
-        ("to", "counts"): [sample("30", classification="success", **to_db), sample("5", classification="success", **unknown)],
+        ("to", "counts"): [sample("30", status_code="200", **to_db), sample("5", status_code="200", **unknown)],
         ("to", "buckets"): histogram({"50": "10", "+Inf": "10"}, **to_db),
     })
     assert len(rows) == 1
@@ -115,9 +115,9 @@ def test_normalize_edges_name_the_peer_by_the_label_that_is_set():
 
 def test_rows_are_sorted_by_namespace_then_name():
     rows = rows_of(target("deployments", namespace=None), {("", "counts"): [
-        sample("1", classification="success", namespace="b", deployment="a"),
-        sample("1", classification="success", namespace="a", deployment="z"),
-        sample("1", classification="success", namespace="a", deployment="axb"),
-        sample("1", classification="success", namespace="a", deployment="a.b"),
+        sample("1", status_code="200", namespace="b", deployment="a"),
+        sample("1", status_code="200", namespace="a", deployment="z"),
+        sample("1", status_code="200", namespace="a", deployment="axb"),
+        sample("1", status_code="200", namespace="a", deployment="a.b"),
     ]})
     assert [(r.resource.namespace, r.resource.name) for r in rows] == [("a", "a.b"), ("a", "axb"), ("a", "z"), ("b", "a")]

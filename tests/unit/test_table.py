@@ -5,7 +5,8 @@ import orjson
 import pytest
 
 from metrics_api.apis.smi.render import render_json
-from metrics_api.apis.smi.table import format_latency, format_percent, format_rate, renderer_for
+from metrics_api.apis.smi.table import renderer_for
+from metrics_api.core.cells import format_latency, format_percent, format_rate
 from metrics_api.core.errors import ApiError
 from metrics_api.core.kinds import BY_PLURAL, TRAFFICMETRICS, WORKLOAD_KINDS
 from metrics_api.core.model import Answer, Ref, Row, Target

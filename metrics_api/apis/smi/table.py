@@ -5,7 +5,6 @@ version prints the same thing.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +14,7 @@ import orjson
 
 from metrics_api.apis.api import Renderer
 from metrics_api.apis.smi.render import object_metadata, render_json, traffic_metrics
+from metrics_api.core.cells import NO_DATA, format_latency, format_percent, format_rate
 from metrics_api.core.errors import ApiError, bad_request
 from metrics_api.core.kinds import BY_NAME, TRAFFICMETRICS
 from metrics_api.core.model import Answer, Ref, Row
@@ -24,7 +24,6 @@ from metrics_api.http.media import parse_accept
 META_GROUP = "meta.k8s.io"
 TABLE_VERSIONS = ("v1", "v1beta1")
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
-NO_DATA = "-"
 
 
 @dataclass(frozen=True)
@@ -86,45 +85,10 @@ def columns_for(answer: Answer) -> list[Column]:
     return columns + TRAFFIC_COLUMNS
 
 
-# -- cell formatting -------------------------------------------------------------------------------
+# -- cells -----------------------------------------------------------------------------------------------
 
 def _total(row: Row) -> float:
     return row.success + row.failure
-
-
-def format_percent(success: float, total: float) -> str:
-    """`99.50%`; truncated (not rounded) so any failure keeps it below `100.00%`; `-` without traffic."""
-    if total <= 0:
-        return NO_DATA
-    return f"{math.floor(success / total * 10000) / 100:.2f}%"
-
-
-def format_rate(per_second: float) -> str:
-    """Requests per second with about three significant digits: `0.05`, `2.5`, `12.3`, `150`."""
-    if per_second <= 0:
-        return "0"
-    if per_second >= 100:
-        return str(round(per_second))
-    digits = 1 if per_second >= 10 else 2
-    return _trim(f"{per_second:.{digits}f}")
-
-
-def format_latency(ms: float | None) -> str:
-    """Human latency: `0.5ms`, `9.2ms`, `12ms`, `390ms`, `1.2s`, `15s`; `-` without data."""
-    if ms is None:
-        return NO_DATA
-    if ms < 10:
-        return _trim(f"{ms:.1f}") + "ms"
-    if round(ms) < 1000:
-        return f"{round(ms)}ms"
-    seconds = ms / 1000
-    if seconds < 10:
-        return _trim(f"{seconds:.1f}") + "s"
-    return f"{round(seconds)}s"
-
-
-def _trim(number: str) -> str:
-    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 def _latency(key: str) -> Callable[[Row, float], str]:
