@@ -22,8 +22,9 @@ def request_info(method: str, path: str, query: Mapping[str, str]) -> Attributes
     /metrics, anything outside /api and /apis), which is authorized by its path and lower-cased method.
 
     Deliberately stricter than kube in one place: a `fieldSelector=metadata.name=X` on a list does not
-    become the request's name, so RBAC rules limited to resourceNames never allow a list (we do not
-    filter lists by field selectors, and a named authorization would then leak the whole list)."""
+    become the request's name (kube's RequiresExactMatch), so RBAC rules limited to resourceNames never
+    allow a list: the list must be allowed as a whole. Safe whatever the list filtering does with the
+    selector; a narrower grant only costs such a user a 403."""
     trimmed = path.strip("/")   # requestinfo.go splitPath
     parts = trimmed.split("/") if trimmed else []
     if len(parts) < 3 or parts[0] not in API_PREFIXES:
