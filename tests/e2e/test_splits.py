@@ -8,7 +8,7 @@ import pytest
 
 from meshsim.routes import objects, routes_yaml
 from metrics_api.apis.smi import API_PREFIX
-from tests.e2e.test_conformance import ENGINES, victoriametrics  # noqa: F401  (the session fixture)
+from tests.e2e.test_conformance import ENGINES, stores  # noqa: F401  (the session fixture)
 from tests.support import truth
 from tests.support.expectations import MESHES, assert_matches
 
@@ -45,14 +45,14 @@ def routes_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def split_servers(request, routes_file, tmp_path_factory):
+def split_servers(stores, routes_file, tmp_path_factory):  # noqa: F811
     """(engine, mesh) → a --local server with the routes file, on Prometheus or VictoriaMetrics."""
     from tests.support.serverproc import ServerProcess, server_pool
 
     certs = tmp_path_factory.mktemp("split-servers")
 
     def make(engine: str, mesh: str) -> ServerProcess:
-        store = request.getfixturevalue("prometheus" if engine == "prometheus" else "victoriametrics")
+        store = stores(engine, 0)   # the default variants of every mesh
         return ServerProcess(store.url, "--mesh", mesh, "--routes-file", str(routes_file), cert_dir=certs)
 
     with server_pool(make) as start:
