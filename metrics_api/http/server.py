@@ -11,7 +11,6 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from metrics_api.apis.api import Api, Renderer, Route
-from metrics_api.apis.openapi import OpenApi
 from metrics_api.apis.registry import wants_aggregated_discovery
 from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import Settings
@@ -22,6 +21,7 @@ from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.listener import listen
+from metrics_api.http.openapi import OpenApi
 from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
