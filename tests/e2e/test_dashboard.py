@@ -27,8 +27,8 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 ARTIFACTS = REPO / "build" / "test-artifacts"
 MESH, NAMESPACE = "linkerd", "shop"
 # 500 workloads and 875 links, style, layout and paint included. A bound that catches a quadratic or
-# blocking regression, not a benchmark: the machine running the suite may be shared (measured 0.4–2.5 s
-# under a load average of 17–23 on 2 cores; tests/perf/RESULTS.md has the numbers).
+# blocking regression, not a benchmark: the machine running the suite may be shared (measured 2.4–3.7 s
+# for the first render and 0.7–0.9 s for a refresh in place under a load average of 15–23 on 2 cores).
 RENDER_BUDGET_MS = 5000
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
