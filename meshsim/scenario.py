@@ -305,7 +305,7 @@ def default_scenario(now: int | None = None) -> Scenario:
     # The canary, 90/10: web sends 2×9 rps to stable and 2×1 rps to canary; agent (ops) calls it too.
     flows += spread(web, stable, 9, 1 / 30, LAT_MID, apex=CANARY_APEX)
     flows += spread(web, canary, 1, 0.2, LAT_CANARY, apex=CANARY_APEX)
-    flows += spread(agent, stable, 0.5, 0.0, LAT_FAST, apex=CANARY_APEX)
+    flows += spread(agent, stable, 1, 0.0, LAT_FAST, apex=CANARY_APEX)
     return Scenario(workloads, tuple(flows), start, end, step)
 
 
