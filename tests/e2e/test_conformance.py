@@ -220,7 +220,7 @@ def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, 
             assert reply.status == 200, f"{mesh} {ref}: {reply.body[:300]}"
             item = reply.json()
             assert item["kind"] == "TrafficMetrics" and item["window"] == WINDOW_TEXT[window]
-            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == reported_kind(sight, ref.kind)
+            assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == reported_kind(sight, ref.kind, ref.namespace)
             assert_matches(item, resource_truth(scenario, mesh, sight, ref, WINDOWS[window]), f"{mesh} {ref}")
             checked += 1
     assert checked >= 15
@@ -235,7 +235,7 @@ def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sigh
             assert listing["kind"] == "TrafficMetricsList" and isinstance(listing["items"], list), path
             kinds = WORKLOADS if sight.kind_blind and kind in WORKLOADS else (kind,)
             expected = sorted((r for k in kinds for r in truth.resources(scenario, k, namespace)
-                               if observable(scenario, sight, r) and reported_kind(sight, r.kind) == kind),
+                               if observable(scenario, sight, r) and reported_kind(sight, r.kind, r.namespace) == kind),
                               key=lambda r: (r.namespace or "", r.name))
             assert {i["resource"]["kind"] for i in listing["items"]} <= {kind}
             expected.sort(key=lambda r: (r.namespace or "", sight.spelled(r.name)))
@@ -252,7 +252,7 @@ def test_trafficmetrics_lists_every_workload_of_a_namespace(server, scenario, me
         return
     expected = [r for k in WORKLOADS for r in truth.resources(scenario, k, "shop") if observable(scenario, sight, r)]
     got = {(i["resource"]["kind"], i["resource"]["name"]) for i in reply.json()["items"]}
-    assert got == {(reported_kind(sight, r.kind), sight.spelled(r.name)) for r in expected}
+    assert got == {(reported_kind(sight, r.kind, r.namespace), sight.spelled(r.name)) for r in expected}
 
 
 def test_edges_of_every_resource_of_every_served_kind(server, scenario, mesh, sight):
@@ -330,7 +330,7 @@ def test_cross_kind_cross_namespace_and_bidirectional_edges(server, mesh, sight)
     items = server.get(f"{P}/namespaces/shop/deployments/api/edges").json()["items"]
     peers = {(i["edge"]["direction"], i["edge"]["resource"]["namespace"], i["edge"]["resource"]["name"],
               i["edge"]["resource"]["kind"]) for i in items}
-    assert ("to", "shop", "db", reported_kind(sight, "StatefulSet")) in peers   # a Deployment calling a StatefulSet
+    assert ("to", "shop", "db", reported_kind(sight, "StatefulSet", "shop")) in peers   # a Deployment calling a StatefulSet
     assert ("to", "pay", "gateway", "Deployment") in peers                      # another namespace
     assert ("to", "shop", "web", "Deployment") in peers                         # A→B and B→A: two items
     if "from" in deployments.edges:
@@ -348,7 +348,7 @@ def test_each_workload_is_served_under_one_kind(server, scenario, mesh, sight):
                 if sight.cluster or observable(scenario, sight, r)):
         for kind in kinds:
             reply = server.get(path_of(Ref(kind, ref.namespace, ref.name)))
-            expected = 200 if kind == reported_kind(sight, ref.kind) else 404
+            expected = 200 if kind == reported_kind(sight, ref.kind, ref.namespace) else 404
             assert reply.status == expected, f"{mesh} {kind} {ref.namespace}/{ref.name}: {reply.body[:200]}"
             checked += reply.status == 200
     assert checked >= 8

@@ -42,6 +42,9 @@ class Sight:
                                # pod names show (KIND_FROM_POD_NAMES), peers too
     # how a name read back from series (lists, peers) is spelled; a requested name is answered as asked
     spelled: Callable[[str], str] = _as_named
+    # namespaces whose workloads are reported by a waypoint only (Istio ambient): the scraped pod is the
+    # waypoint's, so --local reads their kind as the default, Deployment (None: every namespace)
+    waypoint_only: frozenset[str] | None = frozenset()
 
 
 SERVICE_PEERS = {"to": "Service"}
@@ -82,8 +85,11 @@ MESHES = tuple(SIGHT)
 # Variants whose sight differs from their mesh's default.
 VARIANT_SIGHT: dict[str, Sight] = {
     # the scraped namespace/pod of waypoint series are the waypoint's: pods behind a waypoint are unseen
-    "istio-ambient": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=None)}),
-    "istio-mixed": replace(SIGHT["istio"], kinds={**SIGHT["istio"].kinds, "Pod": Kind(edges=(), hidden=frozenset({"pay"}))}),
+    # (pods keep their edges where a sidecar reports them: the pack serves pods/edges)
+    "istio-ambient": replace(SIGHT["istio"], waypoint_only=None,
+                             kinds={**SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=None)}),
+    "istio-mixed": replace(SIGHT["istio"], waypoint_only=frozenset({"pay"}), kinds={
+        **SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=frozenset({"pay"}))}),
     # without *_workload_kind, workloads are read kind-blind
     "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True),
 }
@@ -168,13 +174,17 @@ def assert_matches(item, expected: truth.Metrics, context: str) -> None:
         assert_truncated(got[name], value, f"{context} {name}")
 
 
-def reported_kind(sight: Sight, kind: str) -> str:
-    return KIND_FROM_POD_NAMES[kind] if sight.kind_blind and kind in WORKLOADS else kind
+def reported_kind(sight: Sight, kind: str, namespace: str | None = None) -> str:
+    if not sight.kind_blind or kind not in WORKLOADS:
+        return kind
+    if sight.waypoint_only is None or namespace in sight.waypoint_only:
+        return "Deployment"
+    return KIND_FROM_POD_NAMES[kind]
 
 
 def as_served(sight: Sight, ref: Ref) -> Ref:
     """The resource as the server names it (its kind as `reported_kind`)."""
-    return Ref(reported_kind(sight, ref.kind), ref.namespace, ref.name)
+    return Ref(reported_kind(sight, ref.kind, ref.namespace), ref.namespace, ref.name)
 
 
 def peer_granularity(sight: Sight, ref: Ref, direction: str) -> str:
@@ -183,7 +193,7 @@ def peer_granularity(sight: Sight, ref: Ref, direction: str) -> str:
 
 
 def expected_peer(sight: Sight, peer: Ref) -> tuple:
-    return (reported_kind(sight, peer.kind), peer.namespace, sight.spelled(peer.name))
+    return (reported_kind(sight, peer.kind, peer.namespace), peer.namespace, sight.spelled(peer.name))
 
 
 def observable(scenario, sight: Sight, ref: Ref) -> bool:
