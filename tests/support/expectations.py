@@ -109,7 +109,7 @@ CLUSTER_SIGHT: dict[str, Sight] = {
         "Service": Kind(callers_only=True), "Namespace": Kind(callers_only=True),
         "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS, callers_only=True),
     }),
-    "osm": Sight(SIGHT["osm"].kinds, cluster=True),
+    "osm": replace(SIGHT["osm"], cluster=True),   # names read back are spelled as OSM writes them
     "kuma": Sight(cluster=True, through_services=True, kinds={
         **{k: Kind() for k in (*WORKLOADS, "ReplicaSet")}, "Namespace": Kind(),
         "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS),
