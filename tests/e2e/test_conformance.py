@@ -24,7 +24,6 @@ from meshsim.victoria import VICTORIA_METRICS, VictoriaMetricsServer
 from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.expectations import (
-    BOTH,
     CLUSTER_SIGHT,
     MESHES,
     PLURALS,
@@ -33,10 +32,10 @@ from tests.support.expectations import (
     WORKLOADS,
     as_served,
     assert_matches,
+    edges_truth,
     expected_peer,
     observable,
     path_of,
-    peer_granularity,
     reported_kind,
     resource_truth,
     served,
@@ -269,8 +268,7 @@ def test_edges_of_every_resource_of_every_served_kind(server, scenario, mesh, si
             assert reply.status == 200, f"{mesh} {ref}: {reply.body[:300]}"
             listing = reply.json()
             assert listing["resource"]["name"] == ref.name
-            peer_kinds = {d: peer_granularity(sight, ref, d) for d in BOTH}
-            expected = [e for e in truth.edges(scenario, mesh, ref, 60, peer_kinds) if e.direction in directions]
+            expected = [e for e in edges_truth(scenario, mesh, sight, ref, 60) if e.direction in directions]
             got = {(i["edge"]["direction"], i["edge"]["resource"]["kind"], i["edge"]["resource"].get("namespace"),
                     i["edge"]["resource"]["name"]): i for i in listing["items"]}
             wanted = {(e.direction, *expected_peer(sight, e.peer)): e for e in expected}

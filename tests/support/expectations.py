@@ -38,6 +38,8 @@ class Sight:
     """What one mesh's series let the server see."""
     kinds: dict[str, Kind]
     cluster: bool = False      # cluster mode: an object the mesh never saw exists in Kubernetes (zeros, not 404)
+    through_services: bool = False   # cluster mode, series naming Services (Consul, Kuma): a workload behind a
+                                     # Service shared with another has no `from` edges and is a Service peer
     kind_blind: bool = False   # workload labels carry no kind: each workload is served under the kind its
                                # pod names show (KIND_FROM_POD_NAMES), peers too
     # how a name read back from series (lists, peers) is spelled; a requested name is answered as asked
@@ -108,12 +110,13 @@ WORKLOAD_PEERS = {"to": "workload"}
 CLUSTER_SIGHT: dict[str, Sight] = {
     "linkerd": Sight(SIGHT["linkerd"].kinds, cluster=True),
     "istio": Sight(SIGHT["istio"].kinds, cluster=True),
-    "consul": Sight(cluster=True, kinds={
-        **{k: Kind() for k in (*WORKLOADS, "ReplicaSet")}, "Service": Kind(), "Namespace": Kind(),
-        "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS),
+    "consul": Sight(cluster=True, through_services=True, kinds={   # unmeshed callers never reach public_listener
+        **{k: Kind(callers_only=True) for k in (*WORKLOADS, "ReplicaSet")},
+        "Service": Kind(callers_only=True), "Namespace": Kind(callers_only=True),
+        "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS, callers_only=True),
     }),
-    "osm": Sight(SIGHT["osm"].kinds, cluster=True),
-    "kuma": Sight(cluster=True, kinds={
+    "osm": replace(SIGHT["osm"], cluster=True),   # names read back are spelled as OSM writes them
+    "kuma": Sight(cluster=True, through_services=True, kinds={
         **{k: Kind() for k in (*WORKLOADS, "ReplicaSet")}, "Namespace": Kind(),
         "Pod": Kind(edges=("to",), peers=WORKLOAD_PEERS),
         "Service": Kind(edges=("from",), peers={"from": "workload"}, callers_only=True),
@@ -185,6 +188,26 @@ def reported_kind(sight: Sight, kind: str, namespace: str | None = None) -> str:
 def as_served(sight: Sight, ref: Ref) -> Ref:
     """The resource as the server names it (its kind as `reported_kind`)."""
     return Ref(reported_kind(sight, ref.kind, ref.namespace), ref.namespace, ref.name)
+
+
+def edges_truth(scenario, mesh: str, sight: Sight, ref: Ref, window: float) -> list[truth.Edge]:
+    """truth.edges at the sight's peer granularity; with `through_services`, a workload behind a Service in
+    front of several workloads (the scenario's `c-d`, in front of `c.d` and `c-d`) is not told apart: it has
+    no `from` edges, and as a `to` peer it is that Service (its flows together with the other workload's)."""
+    peer_kinds = {d: peer_granularity(sight, ref, d) for d in BOTH}
+    groups: dict[tuple[str, Ref], list] = {}
+    for (direction, peer), flows in truth.edge_groups(scenario, ref, peer_kinds).items():
+        if sight.through_services and direction == "to" and peer.kind in WORKLOADS and _shares_service(scenario, peer):
+            peer = Ref("Service", peer.namespace, scenario.workload(peer.namespace, peer.name, peer.kind).service)
+        groups.setdefault((direction, peer), []).extend(flows)
+    if sight.through_services and ref.kind in WORKLOADS and _shares_service(scenario, ref):
+        groups = {key: flows for key, flows in groups.items() if key[0] != "from"}
+    return [truth.Edge(d, peer, truth.metrics_of(flows, mesh, window)) for (d, peer), flows in sorted(groups.items())]
+
+
+def _shares_service(scenario, ref: Ref) -> bool:
+    service = scenario.workload(ref.namespace, ref.name, ref.kind).service
+    return sum((w.namespace, w.service) == (ref.namespace, service) for w in scenario.workloads) > 1
 
 
 def peer_granularity(sight: Sight, ref: Ref, direction: str) -> str:

@@ -151,6 +151,7 @@ def objects_of(scenario: Scenario, extra: tuple[tuple[str, str, str, dict[str, s
 
     for namespace in sorted({w.namespace for w in scenario.workloads} | {e[0] for e in extra}):
         add("Namespace", "", namespace, {"kubernetes.io/metadata.name": namespace})
+    services: set[tuple[str, str]] = set()
     for workload in scenario.workloads:
         labels = dict(workload.labels)
         add(workload.kind, workload.namespace, workload.name, labels, spec={"selector": {"matchLabels": labels}})
@@ -170,11 +171,13 @@ def objects_of(scenario: Scenario, extra: tuple[tuple[str, str, str, dict[str, s
             endpoints.append({"addresses": [ip], "conditions": {"ready": True, "serving": True, "terminating": False},
                               "targetRef": {"kind": "Pod", "namespace": workload.namespace, "name": pod,
                                             "uid": uid("Pod", workload.namespace, pod)}})
-        service = workload.service
-        add("Service", workload.namespace, service, {"app": labels.get("app", service)},
-            spec={"selector": {"app": labels.get("app", service)}, "ports": [{"port": 8080, "protocol": "TCP"}],
-                  "type": "ClusterIP"})
-        add("EndpointSlice", workload.namespace, f"{service}-{hashlib.sha256(service.encode()).hexdigest()[:5]}",
+        service = workload.service   # `c.d` and `c-d` are both behind Service `c-d`: one object, two slices
+        if (workload.namespace, service) not in services:
+            services.add((workload.namespace, service))
+            add("Service", workload.namespace, service, {"app": labels.get("app", service)},
+                spec={"selector": {"app": labels.get("app", service)}, "ports": [{"port": 8080, "protocol": "TCP"}],
+                      "type": "ClusterIP"})
+        add("EndpointSlice", workload.namespace, f"{service}-{hashlib.sha256(workload.name.encode()).hexdigest()[:5]}",
             {"kubernetes.io/service-name": service, "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
             owner_reference("Service", workload.namespace, service), addressType="IPv4", endpoints=endpoints,
             ports=[{"name": "", "port": 8080, "protocol": "TCP"}])
