@@ -243,3 +243,36 @@ def test_requests_aiohttp_cannot_parse_get_a_status_without_an_echo(uncached, ca
     assert JUNK.encode() not in body
     log = uncached.log_path.read_text()[len(before):]
     assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
+
+
+def _eventually(check, timeout: float = 15.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def test_a_window_shorter_than_two_samples_is_widened_and_reported(uncached):
+    """The simulator's samples are 10 s apart (meshsim: step 10s): t=5s holds at most one sample, so
+    web would vanish (404); the server learns the interval and measures over 20s instead."""
+    reply = _eventually(lambda: (r := uncached.get(f"{WEB}?t=5s")).status == 200 and r)
+    assert reply, "t=5s never answered 200"
+    assert reply.json()["window"] == "20s"
+    assert "shorter than two scrape intervals" in reply.headers["Warning"]
+    assert _values(reply.json())["success_count"] != "0"
+    plain = uncached.get(f"{WEB}?t=1m")
+    assert plain.json()["window"] == "1m0s" and "Warning" not in plain.headers
+
+
+def test_scrape_interval_flag_widens_the_default_window(proxy, tmp_path):
+    server = ServerProcess(proxy.url, "--mesh", "linkerd", "--scrape-interval", "30", cert_dir=tmp_path)
+    try:
+        reply = server.get(WEB)
+        assert reply.status == 200, reply.body[:300]
+        assert reply.json()["window"] == "1m0s"
+        assert "30s each" in reply.headers["Warning"]
+    finally:
+        server.stop()
