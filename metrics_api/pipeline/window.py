@@ -12,12 +12,12 @@ Thanos, Mimir and VictoriaMetrics all answer), refreshed in the background."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
 from dataclasses import dataclass, field, replace
 
+from metrics_api.core.background import Background
 from metrics_api.core.errors import ApiError
 from metrics_api.core.model import Target
 from metrics_api.core.quantity import format_go_duration
@@ -38,7 +38,7 @@ class WindowFloor:
     configured: float = 0.0     # --scrape-interval; 0: learn
     timeout: float = 10.0
     interval: float | None = None
-    _task: asyncio.Task | None = field(default=None, repr=False)
+    _background: Background = field(default_factory=Background, repr=False)
 
     def __post_init__(self) -> None:
         if self.configured > 0:
@@ -59,13 +59,10 @@ class WindowFloor:
 
     def start(self) -> None:
         if self.configured <= 0:
-            self._task = asyncio.create_task(self._keep_learning())
+            self._background.start(self._keep_learning())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _keep_learning(self) -> None:
         while True:

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics_api.apis.smi import API_PREFIX
+
 MAX_INT64 = (1 << 63) - 1   # Go int64, the range of a Table integer cell
 from tests.support.faultproxy import FaultProxy
 from tests.support.serverproc import Reply, ServerProcess
@@ -118,10 +119,9 @@ def _hang_up_after_headers(server: ServerProcess, path: str) -> int:
     import ssl
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            return len(tls.recv(4096))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return len(tls.recv(4096))
 
 
 def _many_pods(body: bytes) -> bytes:
@@ -208,12 +208,11 @@ def _raw_exchange(server: ServerProcess, request: bytes) -> tuple[int, dict[str,
     import ssl
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(request)
-            chunks = []
-            while chunk := tls.recv(65536):
-                chunks.append(chunk)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
