@@ -31,9 +31,18 @@ RUN touch README.md \
 
 # ---------------------------------------------------------------- runtime stage
 FROM ${PYTHON_IMAGE}
+# OCI provenance labels, set by the build (CI passes them; see deploy/README.md):
+#   docker build --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD) \
+#     --build-arg SOURCE=https://github.com/<owner>/smi-metrics-api .
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/smi-metrics-api/smi-metrics-api
 LABEL org.opencontainers.image.title="smi-metrics-api" \
       org.opencontainers.image.description="SMI Traffic Metrics (metrics.smi-spec.io/v1alpha1) aggregated API server backed by Prometheus" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.version="${VERSION}"
 
 # Same uid/gid as distroless "nonroot" and as deploy/base/deployment.yaml.
 RUN groupadd --system --gid 65532 nonroot \

@@ -63,6 +63,7 @@ class Settings:
     # Autoscaling metrics APIs (docs/autoscaling.md): off by default, one backend per group per cluster.
     enable_custom_metrics: bool = False
     enable_external_metrics: bool = False
+    scrape_interval: float = 0.0   # 0: learned from the store (pipeline/window.py)
 
 
 # flag → (type, help). Defaults come from Settings.
@@ -95,6 +96,8 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "shutdown-delay": (float, "seconds to keep serving, with /readyz failing, after SIGTERM before closing "
                               "the listener"),
     "drain-timeout": (float, "seconds in-flight requests may take to finish once the listener is closed"),
+    "scrape-interval": (float, "seconds between the mesh series' samples; a shorter window than two of them is "
+                               "widened (0: learn it from the store)"),
     "prometheus-header": (tuple, "extra header sent to the store, 'Name: value' (repeatable; in the environment "
                                  "one per line), e.g. 'X-Scope-OrgID: team-a'"),
     "prometheus-bearer-token-file": (str, "file holding a bearer token for the store (re-read when it changes)"),
@@ -187,7 +190,7 @@ def _validate(values: dict[str, Any]) -> Settings:
     for key in ("cache_ttl", "request_timeout"):
         if converted.get(key, 0) < 0 or (key == "request_timeout" and converted.get(key, 1) == 0):
             raise ConfigError(f"--{key.replace('_', '-')} must be positive")
-    for key in ("stale_if_error", "shutdown_delay", "drain_timeout"):
+    for key in ("stale_if_error", "shutdown_delay", "drain_timeout", "scrape_interval"):
         if converted.get(key, 0) < 0:
             raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
     for key in ("cache_max_entries", "cache_max_bytes", "max_in_flight", "max_prometheus_queries",

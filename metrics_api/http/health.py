@@ -8,13 +8,13 @@ the background and reported in `/readyz?verbose` and as a gauge on /metrics, nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from metrics_api.core.background import Background
 from metrics_api.core.telemetry import Telemetry
 from metrics_api.store.prometheus import PrometheusClient
 
@@ -33,16 +33,13 @@ class StoreProbe:
     telemetry: Telemetry
     timeout: float
     reachable: bool | None = None   # None: not probed yet
-    _task: asyncio.Task | None = field(default=None, repr=False)
+    _background: Background = field(default_factory=Background, repr=False)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._background.stop()
 
     async def _run(self) -> None:
         while True:

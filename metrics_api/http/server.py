@@ -30,6 +30,7 @@ from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.recordings import Recordings
 from metrics_api.pipeline.splits import SplitAnswers, SplitSource
+from metrics_api.pipeline.window import WindowFloor
 from metrics_api.store.prometheus import PrometheusClient
 
 log = logging.getLogger("metrics_api")
@@ -89,6 +90,8 @@ class Server:
         self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
         self.shutting_down = False
         self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
+        self.windows = WindowFloor(self.prometheus, self.pack.detect, settings.scrape_interval,
+                                   timeout=settings.request_timeout)
 
     def application(self) -> web.Application:
         app = web.Application(handler_args={"max_field_size": 16384})
@@ -100,9 +103,11 @@ class Server:
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
         self.store.start()
+        self.windows.start()
 
     async def _cleanup(self, app: web.Application) -> None:
         await self.store.stop()
+        await self.windows.stop()
         await self.prometheus.close()
 
     async def _observe(self, request: web.Request) -> web.StreamResponse:
@@ -190,13 +195,15 @@ class Server:
                                      lambda: api.renderer(route, accept, request.query))
 
         at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
+        target, widened = self.windows.widen(route.target)
 
         async def compute() -> bytes:
-            return render(await self.api.answer(route.target, path, at))
+            return render(await self.api.answer(target, path, at))
 
         key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
-        headers = {"Warning": body.warning} if body.warning else None
+        warnings = ", ".join(warning for warning in (widened, body.warning) if warning)
+        headers = {"Warning": warnings} if warnings else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)

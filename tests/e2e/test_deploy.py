@@ -532,3 +532,52 @@ def test_dockerfile():
     for needed in ("pyproject.toml", "metrics_api", "metrics_api/", "queries", "queries/"):
         assert needed not in ignore
 
+
+
+# --------------------------------------------------------------------------- issue 10: operators
+
+
+def test_dockerfile_oci_provenance_labels_come_from_build_args():
+    text = (ROOT / "Dockerfile").read_text()
+    runtime = text[text.rindex("FROM "):]   # the labels belong to the image that ships
+    for arg, label in (("SOURCE", "source"), ("REVISION", "revision"), ("VERSION", "version")):
+        assert re.search(rf"^ARG {arg}=\S+$", runtime, re.M), arg
+        assert f'org.opencontainers.image.{label}="${{{arg}}}"' in runtime, label
+
+
+@pytest.mark.parametrize("mesh", sorted(MESHES))
+def test_rendered_manifest_is_current(mesh):
+    """deploy/rendered/<mesh>.yaml is exactly `kubectl kustomize deploy/overlays/<mesh>` (after its
+    comment header): CI fails until scripts/render-manifests.sh is re-run after a change in deploy/."""
+    if KUBECTL is None:
+        pytest.skip("kubectl not found on PATH: cannot render deploy/ with `kubectl kustomize`")
+    proc = subprocess.run([KUBECTL, "kustomize", str(DEPLOY / "overlays" / mesh)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    published = (DEPLOY / "rendered" / f"{mesh}.yaml").read_text()
+    body = "".join(line for line in published.splitlines(keepends=True) if not line.startswith("# "))
+    assert body == proc.stdout, f"deploy/rendered/{mesh}.yaml is stale: run scripts/render-manifests.sh"
+
+
+def test_servicemonitor_component_scrapes_metrics_with_the_scraper_role():
+    with tempfile.TemporaryDirectory(dir=DEPLOY) as tmp:   # inside deploy/: kustomize's load restrictor
+        (Path(tmp) / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+            "resources: [../overlays/linkerd]\ncomponents: [../components/servicemonitor]\n")
+        docs = kustomize(Path(tmp))
+    monitor = one(docs, "ServiceMonitor", NAME, NAMESPACE)
+    endpoint = monitor["spec"]["endpoints"][0]
+    service = one(docs, "Service", NAME, NAMESPACE)
+    assert endpoint["port"] in [port["name"] for port in service["spec"]["ports"]]
+    assert (endpoint["scheme"], endpoint["path"]) == ("https", "/metrics")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert endpoint["tlsConfig"]["serverName"] == f"{NAME}.{NAMESPACE}.svc"
+    serving = one(docs, "Certificate", "smi-metrics-api-tls", NAMESPACE)   # its Secret holds ca.crt too
+    assert endpoint["tlsConfig"]["ca"]["secret"]["name"] == serving["spec"]["secretName"]
+    role = one(docs, "ClusterRole", "smi-metrics-api:metrics-scraper")
+    assert {"nonResourceURLs": ["/metrics"], "verbs": ["get"]} in role["rules"]
+    binding = one(docs, "ClusterRoleBinding", "smi-metrics-api:metrics-scraper")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    discovery = one(docs, "RoleBinding", "smi-metrics-api:prometheus-discovery", NAMESPACE)
+    assert discovery["subjects"] == binding["subjects"]   # the same Prometheus discovers and scrapes
+    assert not find(render("linkerd"), "ServiceMonitor")   # opt-in: overlays without the component have none

@@ -119,10 +119,9 @@ def _hang_up_after_headers(server: ServerProcess, path: str) -> int:
     import ssl
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-            return len(tls.recv(4096))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        return len(tls.recv(4096))
 
 
 def _many_pods(body: bytes) -> bytes:
@@ -209,12 +208,11 @@ def _raw_exchange(server: ServerProcess, request: bytes) -> tuple[int, dict[str,
     import ssl
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
-        with context.wrap_socket(raw) as tls:
-            tls.sendall(request)
-            chunks = []
-            while chunk := tls.recv(65536):
-                chunks.append(chunk)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw, context.wrap_socket(raw) as tls:
+        tls.sendall(request)
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
@@ -244,3 +242,36 @@ def test_requests_aiohttp_cannot_parse_get_a_status_without_an_echo(uncached, ca
     assert JUNK.encode() not in body
     log = uncached.log_path.read_text()[len(before):]
     assert "Traceback" not in log and "ERROR" not in log, log[-2000:]
+
+
+def _eventually(check, timeout: float = 15.0):
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def test_a_window_shorter_than_two_samples_is_widened_and_reported(uncached):
+    """The simulator's samples are 10 s apart (meshsim: step 10s): t=5s holds at most one sample, so
+    web would vanish (404); the server learns the interval and measures over 20s instead."""
+    reply = _eventually(lambda: (r := uncached.get(f"{WEB}?t=5s")).status == 200 and r)
+    assert reply, "t=5s never answered 200"
+    assert reply.json()["window"] == "20s"
+    assert "shorter than two scrape intervals" in reply.headers["Warning"]
+    assert _values(reply.json())["success_count"] != "0"
+    plain = uncached.get(f"{WEB}?t=1m")
+    assert plain.json()["window"] == "1m0s" and "Warning" not in plain.headers
+
+
+def test_scrape_interval_flag_widens_the_default_window(proxy, tmp_path):
+    server = ServerProcess(proxy.url, "--mesh", "linkerd", "--scrape-interval", "30", cert_dir=tmp_path)
+    try:
+        reply = server.get(WEB)
+        assert reply.status == 200, reply.body[:300]
+        assert reply.json()["window"] == "1m0s"
+        assert "30s each" in reply.headers["Warning"]
+    finally:
+        server.stop()
