@@ -212,6 +212,8 @@ def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, 
     checked = 0
     for kind in served(sight):
         for ref in truth.resources(scenario, kind):
+            if ref.name in sight.merged:   # SIGHT: one series for two objects, no numbers of its own
+                continue
             reply = server.get(f"{path_of(as_served(sight, ref))}?t={window}")
             if not observable(scenario, sight, ref):
                 assert_unseen(reply, sight, f"{mesh} {ref}")
@@ -238,9 +240,10 @@ def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sigh
                               key=lambda r: (r.namespace or "", r.name))
             assert {i["resource"]["kind"] for i in listing["items"]} <= {kind}
             expected.sort(key=lambda r: (r.namespace or "", sight.spelled(r.name)))
-            got = [(i["resource"].get("namespace", ""), i["resource"]["name"]) for i in listing["items"]]
+            items = [i for i in listing["items"] if sight.compared(i["resource"]["name"])]
+            got = [(i["resource"].get("namespace", ""), i["resource"]["name"]) for i in items]
             assert got == [(r.namespace or "", sight.spelled(r.name)) for r in expected], f"{mesh} {path}"
-            for item, ref in zip(listing["items"], expected):
+            for item, ref in zip(items, expected):
                 assert_matches(item, resource_truth(scenario, mesh, sight, ref, 60), f"{mesh} list {ref}")
 
 
@@ -250,7 +253,8 @@ def test_trafficmetrics_lists_every_workload_of_a_namespace(server, scenario, me
         assert reply.status == 404, f"{mesh} serves no workload kind"
         return
     expected = [r for k in WORKLOADS for r in truth.resources(scenario, k, "shop") if observable(scenario, sight, r)]
-    got = {(i["resource"]["kind"], i["resource"]["name"]) for i in reply.json()["items"]}
+    got = {(i["resource"]["kind"], i["resource"]["name"]) for i in reply.json()["items"]
+           if sight.compared(i["resource"]["name"])}
     assert got == {(reported_kind(sight, r.kind, r.namespace), sight.spelled(r.name)) for r in expected}
 
 
@@ -311,6 +315,8 @@ def test_a_dotted_name_never_matches_a_lookalike(server, scenario, mesh, sight):
     only, and no pod name has a lookalike here, so there only the dotted name itself is checked.)"""
     kind = "Deployment" if "Deployment" in sight.kinds else "Pod"
     dotted = [r for r in truth.resources(scenario, kind, "ops") if r.name.startswith("c.d")][0]
+    if dotted.name in sight.merged:
+        pytest.skip(f"{mesh}: SIGHT says it writes {dotted.name} like its lookalike (one series for both)")
     if kind == "Deployment":
         lookalike = Ref(kind, "ops", "c-d")
         assert lookalike in truth.resources(scenario, kind, "ops") and lookalike < dotted

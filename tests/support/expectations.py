@@ -47,6 +47,13 @@ class Sight:
     # namespaces whose workloads are reported by a waypoint only (Istio ambient): the scraped pod is the
     # waypoint's, so --local reads their kind as the default, Deployment (None: every namespace)
     waypoint_only: frozenset[str] | None = frozenset()
+    # names the mesh writes like another object's (OSM: `c.d` and `c-d` are both `c_d`): their series are
+    # one, so neither has numbers of its own to compare, and lists name them once
+    merged: frozenset[str] = frozenset()
+
+    def compared(self, name: str) -> bool:
+        """Whether a name read back from the series is one whose numbers the suite compares."""
+        return name not in {self.spelled(merged) for merged in self.merged}
 
 
 SERVICE_PEERS = {"to": "Service"}
@@ -72,7 +79,7 @@ SIGHT: dict[str, Sight] = {
     }),
     "osm": Sight({   # only the calling sidecar records: unmeshed callers are invisible everywhere
         **{k: Kind(callers_only=True) for k in (*WORKLOADS, "ReplicaSet", "Pod", "Namespace")},
-    }, spelled=lambda name: name.replace(".", "-")),   # `.` and `-` are both written `_`
+    }, spelled=lambda name: name.replace(".", "-"), merged=frozenset({"c.d", "c-d"})),   # `.` and `-` are both `_`
     "kuma": Sight({
         # Upstream clusters name the destination Service: `to` peers are Services, and a workload's
         # callers are only known per Service (services/<name>/edges), so workloads have no `from` edges.
@@ -223,7 +230,7 @@ def observable(scenario, sight: Sight, ref: Ref) -> bool:
     """Does the mesh have series naming `ref`? Its callers' (all, or meshed only) or, when it serves
     `to` edges, its own outbound series (a pure client is listed with zero inbound traffic)."""
     kind = sight.kinds[ref.kind]
-    if kind.hidden is None or ref.namespace in kind.hidden:
+    if kind.hidden is None or ref.namespace in kind.hidden or ref.name in sight.merged:
         return False
     if truth.inbound_flows(scenario, ref, meshed_only=kind.callers_only):
         return True
