@@ -84,11 +84,9 @@ class Server:
 
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
-        self.store.start()
-        self.windows.start()
+        await self.windows.start()
 
     async def _cleanup(self, app: web.Application) -> None:
-        await self.store.stop()
         await self.windows.stop()
         await self.prometheus.close()
 
@@ -117,12 +115,13 @@ class Server:
         path = request.path
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
-            return health_response(path, request.query, self.shutting_down, self.store)
+            return await health_response(path, request.query, self.shutting_down, self.store)
         if request.method not in ("GET", "HEAD"):
             raise ApiError(405, f"the server does not allow this method on the requested resource ({request.method})")
         if path == "/metrics":
             request[PATH_TEMPLATE] = path
             await self.gate(request, None)
+            await self.store.refresh()   # smi_metrics_api_store_up, as of this scrape
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
         discovery = self._discovery.get(normalized)
