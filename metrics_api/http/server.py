@@ -102,11 +102,9 @@ class Server:
 
     async def _startup(self, app: web.Application) -> None:
         await self.prometheus.start()
-        self.store.start()
-        self.windows.start()
+        await self.windows.start()
 
     async def _cleanup(self, app: web.Application) -> None:
-        await self.store.stop()
         await self.windows.stop()
         await self.prometheus.close()
 
@@ -141,7 +139,7 @@ class Server:
         if path in HEALTH_PATHS:
             request[PATH_TEMPLATE] = path
             _read_only(request.method)
-            return health_response(path, request.query, self.shutting_down, self.store)
+            return await health_response(path, request.query, self.shutting_down, self.store)
         raw_query = request.rel_url.raw_query_string
         attributes = self._attributes.get((request.method, path, raw_query),
                                           lambda: request_info(request.method, path, request.query))
@@ -150,17 +148,18 @@ class Server:
         if attributes is None:
             if gate is not None:
                 await gate.authorize(caller, None, request)
-            return self._non_resource(request, path)
+            return await self._non_resource(request, path)
         with self.admission.admit():
             if gate is not None:
                 await gate.authorize(caller, attributes, request)
             return await self._resource(request, path, raw_query, attributes)
 
-    def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
+    async def _non_resource(self, request: web.Request, path: str) -> web.StreamResponse:
         """Discovery, OpenAPI and our own /metrics."""
         _read_only(request.method)
         if path == "/metrics":
             request[PATH_TEMPLATE] = path
+            await self.store.refresh()   # smi_metrics_api_store_up, as of this scrape
             return web.Response(body=self.telemetry.exposition(), content_type="text/plain", charset="utf-8")
         normalized = path.rstrip("/") or "/"
         discovery = self._discovery.get(normalized)

@@ -8,7 +8,8 @@ measured, and a `Warning` header says why (docs/operations.md).
 
 The interval is --scrape-interval, or learned from the store: the most samples any series of the pack's
 `detect` selector holds over LEARN_RANGE (`max(count_over_time(...))`, plain PromQL that Prometheus,
-Thanos, Mimir and VictoriaMetrics all answer), refreshed in the background."""
+Thanos, Mimir and VictoriaMetrics all answer), once while the server starts (bounded, so a store that is
+down does not delay it), then in the background every RELEARN_SECONDS (every RETRY_SECONDS until known)."""
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,8 @@ from metrics_api.store.prometheus import PrometheusClient
 log = logging.getLogger("metrics_api")
 
 LEARN_RANGE = 600.0      # seconds of samples counted: many samples even at a 60 s interval
-RELEARN_SECONDS = 600.0  # an operator may change the scrape interval
-RETRY_SECONDS = 30.0     # while the store is down or holds no pack series yet
+RELEARN_SECONDS = 3600.0  # an operator may change the scrape interval
+RETRY_SECONDS = 30.0      # while the store is down or holds no pack series yet
 
 
 @dataclass
@@ -57,30 +58,36 @@ class WindowFloor:
                    f'({format_go_duration(self.interval or 0)} each): measured over {format_go_duration(minimum)}"')
         return replace(target, window=float(minimum)), warning
 
-    def start(self) -> None:
-        if self.configured <= 0:
-            self._background.start(self._keep_learning())
+    async def start(self, first_timeout: float = 2.0) -> None:
+        """Learn once now, within `first_timeout`, then keep learning in the background."""
+        if self.configured > 0:
+            return
+        self.interval = await self._learn(min(first_timeout, self.timeout))
+        self._background.start(self._keep_learning())
 
     async def stop(self) -> None:
         await self._background.stop()
 
     async def _keep_learning(self) -> None:
         while True:
-            learned = await self._learn()
+            await asyncio.sleep(RELEARN_SECONDS if self.interval else RETRY_SECONDS)
+            learned = await self._learn(self.timeout)
             if learned and learned != self.interval:
                 log.info("scrape interval of the %s series: %gs (windows shorter than %gs are widened)",
                          self.detect, learned, math.ceil(2 * learned))
             self.interval = learned or self.interval
-            await asyncio.sleep(RELEARN_SECONDS if learned else RETRY_SECONDS)
 
-    async def _learn(self) -> float | None:
+    async def _learn(self, timeout: float) -> float | None:
         promql = f"max(count_over_time({self.detect}[{int(LEARN_RANGE)}s]))"
         try:
-            series = await self.prometheus.query(promql, time.time(), self.timeout)
+            series = await self.prometheus.query(promql, time.time(), timeout)
         except ApiError as exc:
             log.debug("cannot learn the scrape interval yet: %s", exc.message)
             return None
-        samples = float(series[0]["value"][1]) if series else 0.0
+        try:
+            samples = float(series[0]["value"][1]) if series else 0.0
+        except ValueError:
+            return None
         if not samples >= 2:   # NaN too
             return None
         return LEARN_RANGE / samples
