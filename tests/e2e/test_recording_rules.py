@@ -28,7 +28,7 @@ def write_rules(mesh: str, out: Path, windows: str = "30s,1m,5m") -> Path:
 
 # Sources (PromQL templates) each pack reads, written by hand from queries/*.yaml: two rules (counts,
 # buckets) per source and window.
-SOURCES = {"linkerd": 2, "istio": 3, "consul": 2, "osm": 1, "kuma": 2, "cilium": 2}
+SOURCES = {"linkerd": 2, "istio": 4, "consul": 2, "osm": 1, "kuma": 2, "cilium": 2}
 
 
 @pytest.mark.parametrize("mesh", list(RENDERERS))
