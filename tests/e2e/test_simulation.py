@@ -115,7 +115,7 @@ def test_truth_simple_flows():
     # linkerd: 300 in (2,3], 300 in (20,30]; p50 rank 300 → 3; p90 rank 540 → 20 + 10*240/300
     assert m.p50 == pytest.approx(3) and m.p90 == pytest.approx(28)
     none = truth.resource_metrics(sc, "linkerd", Ref("Deployment", "n", "web"), 60)
-    assert none == truth.Metrics(0, 0, 0, 0, 0, 0, 0)
+    assert none == truth.Metrics(0, 0, 0, None, 0, 0, 0)   # no requests: no success rate (CONTRACT §3)
     [e] = truth.edges(sc, "istio", Ref("Deployment", "n", "web"), 60)
     assert e.direction == "to" and e.peer == Ref("Deployment", "n", "api") and e.metrics.total == 600
 
