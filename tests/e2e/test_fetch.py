@@ -21,19 +21,10 @@ READINESS_PROBE = "1"
 
 
 @pytest.fixture(scope="module")
-def store(prometheus):
-    proxy = FaultProxy(prometheus.url).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
-
-
-@pytest.fixture(scope="module")
-def counted_server(store, tmp_path_factory):
+def counted_server(recording_proxy, tmp_path_factory):
     """`counted_server(mesh, *flags)`: a server whose store is the recording proxy."""
     certs = tmp_path_factory.mktemp("counted")
-    with server_pool(lambda mesh, *flags: ServerProcess(store.url, "--mesh", mesh, *flags, cert_dir=certs)) as start:
+    with server_pool(lambda mesh, *flags: ServerProcess(recording_proxy.url, "--mesh", mesh, *flags, cert_dir=certs)) as start:
         yield start
 
 
@@ -74,36 +65,36 @@ async def fetch_many(url: str, count: int) -> list[int]:
         return await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def test_100_concurrent_identical_cold_requests_cause_one_query_set(counted_server, store):
+async def test_100_concurrent_identical_cold_requests_cause_one_query_set(counted_server, recording_proxy):
     server = counted_server("linkerd")
     path, window = f"{P}/namespaces/shop/deployments/web", "47s"   # a window no other test uses: cold
     at_start_of_an_instant()
-    before = store_queries(store)
+    before = store_queries(recording_proxy)
     statuses = await fetch_many(f"{server.url}{path}?t={window}", 100)
-    after = store_queries(store)
+    after = store_queries(recording_proxy)
     assert statuses == [200] * 100
     assert after - before == QUERIES["linkerd", "namespaces/shop/deployments/web"]
 
 
-def test_a_repeated_request_is_served_from_the_cache(counted_server, store):
+def test_a_repeated_request_is_served_from_the_cache(counted_server, recording_proxy):
     server = counted_server("linkerd")
     path = f"{P}/namespaces/shop/deployments/api/edges?t=53s"
     at_start_of_an_instant()
     first = server.get(path)
-    before = store_queries(store)
+    before = store_queries(recording_proxy)
     second = server.get(path)
-    assert store_queries(store) == before
+    assert store_queries(recording_proxy) == before
     assert second.json() == first.json()
 
 
 @pytest.mark.parametrize("mesh, request_path", QUERIES)
-def test_without_cache_every_request_costs_its_queries(counted_server, store, mesh, request_path):
+def test_without_cache_every_request_costs_its_queries(counted_server, recording_proxy, mesh, request_path):
     server = counted_server(mesh, "--cache-ttl", "0")
     path = f"{P}/{request_path}?t=59s"
     assert server.get(path).status == 200
-    before = store_queries(store)
+    before = store_queries(recording_proxy)
     assert server.get(path).status == 200
-    assert store_queries(store) - before == QUERIES[mesh, request_path]
+    assert store_queries(recording_proxy) - before == QUERIES[mesh, request_path]
 
 
 @pytest.mark.parametrize("mesh, promql", [
