@@ -63,3 +63,15 @@ def api_server(prometheus, tmp_path_factory):
     with server_pool(lambda mesh, *flags: ServerProcess(prometheus.url, "--mesh", mesh, *flags,
                                                         cert_dir=certs)) as start:
         yield start
+
+
+@pytest.fixture(scope="module")
+def recording_proxy(prometheus):
+    """A tests/support/faultproxy.FaultProxy in front of the shared Prometheus (`.url`, `.queries`)."""
+    from tests.support.faultproxy import FaultProxy
+
+    proxy = FaultProxy(prometheus.url).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
