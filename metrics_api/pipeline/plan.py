@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from metrics_api.core import promql
-from metrics_api.core.kinds import Kind
+from metrics_api.core.kinds import WORKLOAD_KINDS, Kind
 from metrics_api.core.model import Direction, Measure, Target
 from metrics_api.packs.model import VALUE_MARK, DerivedLabel, KindSupport, Pack, View, fill
 from metrics_api.packs.rules import record_name
@@ -119,8 +119,9 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     derived = {} if recorded else pack.derived
     identity = view.self
     matchers = []
-    if identity.kind_label and identity.kind_optional and _first_kind(pack, target) == kind:
-        # series without the kind label are answered once, for the first kind the request names
+    if identity.kind_label and identity.kind_optional and kind == _kind_blind_default(pack):
+        # series without the kind label are served under one kind only, the pack's first workload kind
+        # (Deployment): never one workload under two kinds (docs/meshes.md)
         matchers.append(promql.matches(identity.kind_label, promql.regex_escape(kind.name) + "|"))
     elif identity.kind_label:
         matchers.append(promql.equals(identity.kind_label, kind.name))
@@ -136,8 +137,8 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     return matchers
 
 
-def _first_kind(pack: Pack, target: Target) -> Kind | None:
-    return next((kind for kind in target.kinds if pack.support(kind.plural) is not None), None)
+def _kind_blind_default(pack: Pack) -> Kind | None:
+    return next((kind for kind in WORKLOAD_KINDS if pack.support(kind.plural) is not None), None)
 
 
 def _equals(pack: Pack, derived: dict[str, DerivedLabel], label: str, value: str) -> str:

@@ -44,9 +44,10 @@ class Sight:
                                # pod names show (KIND_FROM_POD_NAMES), peers too
     # how a name read back from series (lists, peers) is spelled; a requested name is answered as asked
     spelled: Callable[[str], str] = _as_named
-    # namespaces whose workloads are reported by a waypoint only (Istio ambient): the scraped pod is the
-    # waypoint's, so --local reads their kind as the default, Deployment (None: every namespace)
-    waypoint_only: frozenset[str] | None = frozenset()
+    # namespaces where --local cannot read a kind-blind workload's kind from its pods' names (None: every
+    # namespace): served as the default, Deployment. Istio ambient: the scraped pod is the waypoint's;
+    # Hubble without *_workload_kind: no pod names are read at all
+    kinds_unread: frozenset[str] | None = frozenset()
     # names the mesh writes like another object's (OSM: `c.d` and `c-d` are both `c_d`): their series are
     # one, so neither has numbers of its own to compare, and lists name them once
     merged: frozenset[str] = frozenset()
@@ -95,12 +96,12 @@ MESHES = tuple(SIGHT)
 VARIANT_SIGHT: dict[str, Sight] = {
     # the scraped namespace/pod of waypoint series are the waypoint's: pods behind a waypoint are unseen
     # (pods keep their edges where a sidecar reports them: the pack serves pods/edges)
-    "istio-ambient": replace(SIGHT["istio"], waypoint_only=None,
+    "istio-ambient": replace(SIGHT["istio"], kinds_unread=None,
                              kinds={**SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=None)}),
-    "istio-mixed": replace(SIGHT["istio"], waypoint_only=frozenset({"pay"}), kinds={
+    "istio-mixed": replace(SIGHT["istio"], kinds_unread=frozenset({"pay"}), kinds={
         **SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=frozenset({"pay"}))}),
     # without *_workload_kind, workloads are read kind-blind
-    "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True),
+    "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True, kinds_unread=None),
 }
 
 
@@ -187,7 +188,7 @@ def assert_matches(item, expected: truth.Metrics, context: str) -> None:
 def reported_kind(sight: Sight, kind: str, namespace: str | None = None) -> str:
     if not sight.kind_blind or kind not in WORKLOADS:
         return kind
-    if sight.waypoint_only is None or namespace in sight.waypoint_only:
+    if sight.kinds_unread is None or namespace in sight.kinds_unread:
         return "Deployment"
     return KIND_FROM_POD_NAMES[kind]
 
