@@ -51,16 +51,15 @@ LINKERD_PATHS = {
 }
 PATHS = {
     "linkerd": LINKERD_PATHS,
-    # queries/istio.yaml: no replicasets, and pods without edges (telemetry v2 has no peer pod label).
+    # queries/istio.yaml: no replicasets (pods have edges, with workload peers: the scraped pod of a sidecar)
     "istio": LINKERD_PATHS - {f"{P}/replicasets", f"{P}/namespaces/{{namespace}}/replicasets",
                               f"{P}/namespaces/{{namespace}}/replicasets/{{name}}",
-                              f"{P}/namespaces/{{namespace}}/replicasets/{{name}}/edges",
-                              f"{P}/namespaces/{{namespace}}/pods/{{name}}/edges"},
+                              f"{P}/namespaces/{{namespace}}/replicasets/{{name}}/edges"},
 }
 
 
 def test_the_path_lists_are_what_the_contract_counts():
-    assert len(LINKERD_PATHS) == 3 + 4 * 8 and len(PATHS["istio"]) == len(LINKERD_PATHS) - 5
+    assert len(LINKERD_PATHS) == 3 + 4 * 8 and len(PATHS["istio"]) == len(LINKERD_PATHS) - 4
 
 
 @pytest.mark.parametrize("mesh", ["linkerd", "istio"])

@@ -67,3 +67,13 @@ def test_precision_errors_below_1e_12_are_corrected():
 ])
 def test_parse_le(text, value):
     assert parse_le(text) == value
+
+
+def test_with_quantiles_caps_latencies_at_the_int64_range_and_drops_the_buckets():
+    from metrics_api.core.model import Direction, Measure, Ref, Row
+    from metrics_api.core.quantity import MAX_INT64
+    from metrics_api.pipeline.quantile import with_quantiles
+
+    row = Row(Ref("shop", "web", "Deployment"), Direction.RESOURCE, None, buckets={1e300: 10.0, INF: 10.0})
+    [done] = with_quantiles([row], 1000.0)
+    assert done.latency_ms[Measure.P50] == float(MAX_INT64) and done.buckets == {}
