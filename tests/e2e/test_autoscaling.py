@@ -281,7 +281,7 @@ def test_aggregated_discovery_has_every_group(server):
     accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
     body = server.get("/apis", headers={"Accept": accept}).json()
     versions = {item["metadata"]["name"]: [v["version"] for v in item["versions"]] for item in body["items"]}
-    assert versions == {"metrics.smi-spec.io": ["v1alpha1"], "custom.metrics.k8s.io": ["v1beta2", "v1beta1"],
+    assert versions == {"metrics.smi-spec.io": ["v1alpha2", "v1alpha1"], "custom.metrics.k8s.io": ["v1beta2", "v1beta1"],
                         "external.metrics.k8s.io": ["v1beta1"]}
     custom = next(i for i in body["items"] if i["metadata"]["name"] == "custom.metrics.k8s.io")["versions"][0]
     resources = {r["resource"]: r for r in custom["resources"]}
@@ -291,7 +291,8 @@ def test_aggregated_discovery_has_every_group(server):
 
 def test_openapi_documents_every_group(server):
     root = server.get("/openapi/v3").json()["paths"]
-    assert set(root) == {"apis/metrics.smi-spec.io/v1alpha1", "apis/custom.metrics.k8s.io/v1beta2",
+    assert set(root) == {"apis/metrics.smi-spec.io/v1alpha2", "apis/metrics.smi-spec.io/v1alpha1",
+                         "apis/custom.metrics.k8s.io/v1beta2",
                          "apis/custom.metrics.k8s.io/v1beta1", "apis/external.metrics.k8s.io/v1beta1"}
     for entry in root.values():
         document = server.get(entry["serverRelativeURL"]).json()
