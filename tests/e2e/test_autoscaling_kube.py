@@ -119,9 +119,9 @@ def test_denied_user_never_sees_a_cached_value(proxy, stub, path, message):  # n
 
 
 def test_generated_ca_goes_into_every_served_apiservice(cluster_server, stub):  # noqa: F811
-    """--write-ca-bundle with both APIs: the SMI and the three autoscaling APIServices trust the same CA."""
+    """--write-ca-bundle with both APIs: the two SMI and the three autoscaling APIServices trust the same CA."""
     cluster_server(MESH, *FLAGS, "--write-ca-bundle")
     bundles = {name: apiservice["spec"].get("caBundle") for name, apiservice in stub.apiservices.items()}
-    assert set(bundles) == {"v1alpha1.metrics.smi-spec.io", "v1beta2.custom.metrics.k8s.io",
+    assert set(bundles) == {"v1alpha1.metrics.smi-spec.io", "v1alpha2.metrics.smi-spec.io", "v1beta2.custom.metrics.k8s.io",
                             "v1beta1.custom.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"}
     assert all(bundles.values()) and len(set(bundles.values())) == 1, bundles
