@@ -7,6 +7,7 @@ requests read the raw series, as they would without rules.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -31,11 +32,15 @@ class Recordings:
         self._recorded: Recorded = NOTHING_RECORDED
         self._checked_at = -REFRESH_SECONDS
         self._flight: SingleFlight[str, Recorded] = SingleFlight()
+        self._task: asyncio.Future[Recorded] | None = None   # the check in flight, kept referenced
 
     async def available(self) -> Recorded:
-        if time.monotonic() - self._checked_at < REFRESH_SECONDS:
-            return self._recorded
-        return await self._flight.run("refresh", self._refresh)
+        """What the last check found. A stale answer starts a new check in the background and is used
+        meanwhile: a request never waits for it (nor for a slow store's metadata API)."""
+        if time.monotonic() - self._checked_at >= REFRESH_SECONDS and not self._flight.in_flight("refresh"):
+            self._checked_at = time.monotonic()   # one check per REFRESH_SECONDS, even when it fails
+            self._task = asyncio.ensure_future(self._flight.run("refresh", self._refresh))
+        return self._recorded
 
     async def _refresh(self) -> Recorded:
         now = time.time()

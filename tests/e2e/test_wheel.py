@@ -76,4 +76,5 @@ def test_kubectl_finds_the_installed_plugin(installed, api_server, tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "SUCCESS", "RPS", "LATENCY_P50", "LATENCY_P90", "LATENCY_P99"]
-    assert [line.split()[0] for line in lines[1:]] == ["api", "db", "idle", "web"]
+    # the scenario's workloads in shop (meshsim/scenario.py default_scenario), sorted by name
+    assert [line.split()[0] for line in lines[1:]] == ["api", "checkout-canary", "checkout-stable", "db", "idle", "web"]
