@@ -68,10 +68,7 @@ def api_server(prometheus, tmp_path_factory):
 @pytest.fixture(scope="module")
 def recording_proxy(prometheus):
     """A tests/support/faultproxy.FaultProxy in front of the shared Prometheus (`.url`, `.queries`)."""
-    from tests.support.faultproxy import FaultProxy
+    from tests.support.faultproxy import fault_proxy
 
-    proxy = FaultProxy(prometheus.url).start()
-    try:
+    with fault_proxy(prometheus.url) as proxy:
         yield proxy
-    finally:
-        proxy.stop()

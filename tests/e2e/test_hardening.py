@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from metrics_api.apis.smi import API_PREFIX
 
 MAX_INT64 = (1 << 63) - 1   # Go int64, the range of a Table integer cell
-from tests.support.faultproxy import FaultProxy
+from tests.support.faultproxy import fault_proxy
 from tests.support.serverproc import Reply, ServerProcess
 
 P = API_PREFIX
@@ -21,11 +21,8 @@ TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
 @pytest.fixture(scope="module")
 def proxy(prometheus):
-    proxy = FaultProxy(prometheus.url).start()
-    try:
+    with fault_proxy(prometheus.url) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from metrics_api.apis.smi import API_PREFIX
 from tests.e2e.test_kube import Client, as_user, fresh_user
-from tests.support.faultproxy import FaultProxy
+from tests.support.faultproxy import fault_proxy
 from tests.support.kube_stub import KubeStub, objects_of
 from tests.support.serverproc import ServerProcess
 
@@ -27,11 +27,8 @@ def stub(scenario, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(prometheus):
-    proxy = FaultProxy(prometheus.url).start()
-    try:
+    with fault_proxy(prometheus.url) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from metrics_api.core.telemetry import Telemetry
 from metrics_api.pipeline.answer_cache import ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.store.prometheus import PrometheusClient
-from tests.support.faultproxy import CLOSING, DROP, ERROR, HUGE, MALFORMED, FaultProxy
+from tests.support.faultproxy import CLOSING, DROP, ERROR, HUGE, MALFORMED, fault_proxy
 from tests.support.serverproc import Reply, ServerProcess
 
 WEB = f"{API_PREFIX}/namespaces/shop/deployments/web"
@@ -25,11 +25,8 @@ BUDGET = 2.0   # --request-timeout of the servers below
 
 @pytest.fixture()
 def proxy(prometheus):
-    proxy = FaultProxy(prometheus.url).start()
-    try:
+    with fault_proxy(prometheus.url) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -129,3 +130,13 @@ class FaultProxy:
             if self.rewrite is not None:
                 body = self.rewrite(body)
             return web.Response(status=upstream.status, body=body, content_type="application/json")
+
+
+@contextmanager
+def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """A started FaultProxy in front of `upstream`, stopped on exit (for fixtures of any scope)."""
+    proxy = FaultProxy(upstream).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
