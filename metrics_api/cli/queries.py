@@ -32,8 +32,8 @@ from metrics_api.core.model import Target
 from metrics_api.core.quantity import parse_go_duration
 from metrics_api.packs.catalog import Catalog
 from metrics_api.packs.detect import LOOKBACK, DetectionError, Detector
-from metrics_api.packs.model import Pack, PackError, Source
-from metrics_api.packs.rules import parse_record_name, prometheus_rule, record_selector, rule_groups
+from metrics_api.packs.model import Pack, PackError
+from metrics_api.packs.rules import parse_record_name, prometheus_rule, record_selector, rule_groups, sources
 from metrics_api.pipeline.plan import PlannedQuery, plan
 from metrics_api.store.prometheus import PrometheusClient, matched
 
@@ -138,7 +138,7 @@ def needs(pack: Pack) -> list[Need]:
             views_by_source.setdefault(view.source.name, []).append(labels)
     found: dict[tuple[str, bool], tuple[set[str], set[str]]] = {}
     status, *outcome_labels = pack.classify.labels   # the first status label is on every counted series
-    for source in _sources(pack):
+    for source in sources(pack):
         views = views_by_source.get(source.name, [])
         every = set.intersection(*views) if views else set()
         some = set().union(*views) - every
@@ -157,14 +157,6 @@ def needs(pack: Pack) -> list[Need]:
 def _metrics(template: str) -> list[tuple[str, bool]]:
     """(name, is a regular expression) of every metric a template reads."""
     return [(m, False) for m in METRIC.findall(template)] + [(m, True) for m in NAME_MATCHER.findall(template)]
-
-
-def _sources(pack: Pack) -> list[Source]:
-    seen: dict[str, Source] = {}
-    for support in pack.kinds.values():
-        for view in (support.resource, *support.edges.values()):
-            seen.setdefault(view.source.name, view.source)
-    return list(seen.values())
 
 
 def checks(pack: Pack) -> list[PlannedQuery]:
