@@ -89,9 +89,10 @@ TLS12_CIPHERS = ":".join((
     "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
 ))
 # Client certificates are only requested in the handshake; whether one is valid is decided per request
-# with Go's rules (kube/x509verify.py), as kube-apiserver does (tls.RequestClientCert). So that OpenSSL
-# does not end handshakes that Go would let through to the authenticators: validity dates are left to
-# that check, and any trusted certificate, even an intermediate, anchors a chain (as in a Go CertPool).
+# with Go's rules (kube/x509verify.py), as kube-apiserver does (tls.RequestClientCert; http/clientcerts.py
+# makes the handshake accept any chain). Where that cannot be arranged and OpenSSL verifies, it should end
+# as few handshakes that Go would let through as it can: validity dates are left to the per-request check,
+# and any trusted certificate, even an intermediate, anchors a chain (as in a Go CertPool).
 _X509_V_FLAG_NO_CHECK_TIME = 0x200000   # OpenSSL x509_vfy.h; not exported by the ssl module
 
 

@@ -9,6 +9,7 @@ import ssl
 from pathlib import Path
 
 from metrics_api.http.certs import server_context
+from metrics_api.http.clientcerts import request_client_certificates
 
 log = logging.getLogger("metrics_api")
 
@@ -32,9 +33,11 @@ class ServingTls:
         self._trusted: list[str] = []
 
     def trust_client_cas(self, pem: str) -> None:
-        """Request (never require) client certificates, verified in the handshake against every CA ever
-        trusted here: an SSLContext cannot forget a CA, so which CA signed a certificate, and whether that
-        CA still counts, is decided per request by the authenticator."""
+        """Request (never require) client certificates once the cluster names client CAs. Which CA signed a
+        certificate, and whether that CA still counts, is decided per request by the authenticator: the
+        handshake accepts any chain, as kube-apiserver's (http/clientcerts.py). The CAs are loaded too, for
+        where that cannot be arranged and OpenSSL verifies against every CA ever trusted here (an
+        SSLContext cannot forget one)."""
         if not pem or pem in self._trusted:
             return
         self._trusted.append(pem)
@@ -80,5 +83,6 @@ class ServingTls:
 
 
 def _trust(context: ssl.SSLContext, pem: str) -> None:
+    if context.verify_mode != ssl.CERT_OPTIONAL:
+        request_client_certificates(context)
     context.load_verify_locations(cadata=pem)
-    context.verify_mode = ssl.CERT_OPTIONAL

@@ -115,6 +115,25 @@ def test_front_proxy_certificate_with_a_cn_not_allowed_falls_through_to_the_toke
     assert client.get(WORKLOADS, as_user("admin", "system:masters"))[0] == 401   # and without the token, nothing
 
 
+def test_client_certificate_from_an_unknown_ca_falls_through_to_the_token(cluster_server, stub, tmp_path):
+    """kube-apiserver requests client certificates without verifying them in the handshake
+    (tls.RequestClientCert): a certificate from a CA nobody trusts fails the x509 authenticator only, and
+    the bearer token behind it authenticates. Before, OpenSSL ended the handshake (unknown ca)."""
+    stub.tokens["token-of-uma"] = {"username": "uma", "groups": ["team-u"]}
+    stranger = Authority.create(tmp_path / "stranger", "stranger-ca").issue("front-proxy-client", ("system:masters",))
+    client = Client(cluster_server("linkerd"), stranger)
+    try:
+        stub.subject_access_reviews.clear()
+        code, _ = client.get(WORKLOADS, as_user("admin", "system:masters") + [("Authorization", "Bearer token-of-uma")])
+        assert code == 200
+        [spec] = stub.subject_access_reviews
+        assert (spec["user"], spec["groups"]) == ("uma", ["team-u", "system:authenticated"])
+        code, body = client.get(WORKLOADS, as_user("admin", "system:masters"))   # the same connection, no token
+        assert (code, body["kind"], body["reason"]) == (401, "Status", "Unauthorized")
+    finally:
+        client.close()
+
+
 # ---------------------------------------------------------------- 6: authenticate, authorize, then everything else
 
 REVEALING = [   # each answered 404, 400 or 405 once authorized
