@@ -7,9 +7,10 @@ connection the moment it is accepted: 3,000 connections that never finished thei
 time loses nothing; the listener below reads that much at a time into one buffer for all its
 connections (see _SharedBufferTls). Time limits follow k8s.io/apiserver's secure
 serving (server/secure_serving.go: `ReadHeaderTimeout: 32 * time.Second`, which Go's net/http also
-applies to the TLS handshake, and `IdleTimeout: 90 * time.Second`). aiohttp has one timer for "no
-complete request head since the connection opened or the last answer": it gets the idle bound, so a
-half-sent request head is closed within 90 s (Go: 32 s from its first byte)."""
+applies to the TLS handshake, and `IdleTimeout: 90 * time.Second`): a handshake and a request head each
+get 32 s (the head from the handshake, or from its first byte on a kept-alive connection: see
+protocol.StatusRequestHandler), a kept-alive connection 90 s of silence between requests. kube-apiserver
+has no flag for either; neither has this server."""
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,8 @@ TLS_READ_SIZE = 16 * 1024 + 256   # one TLS record: 2^14 bytes of plaintext plus
 @dataclass(frozen=True)
 class ConnectionLimits:
     handshake_seconds: float = 32.0   # secure_serving.go ReadHeaderTimeout, as Go applies it to the handshake
-    idle_seconds: float = 90.0        # secure_serving.go IdleTimeout; also bounds an incomplete request head
+    head_seconds: float = 32.0        # secure_serving.go ReadHeaderTimeout
+    idle_seconds: float = 90.0        # secure_serving.go IdleTimeout: between requests on a kept-alive connection
 
 
 async def listen(app: web.Application, host: str, port: int, context: ssl.SSLContext, drain_seconds: float,
@@ -35,7 +37,7 @@ async def listen(app: web.Application, host: str, port: int, context: ssl.SSLCon
     """`app` served over TLS on host:port; cleaning up the returned runner stops it (in-flight requests get
     `drain_seconds` to finish)."""
     runner = StatusAppRunner(app, access_log=None, shutdown_timeout=drain_seconds,
-                             keepalive_timeout=limits.idle_seconds)
+                             keepalive_timeout=limits.idle_seconds, head_timeout=limits.head_seconds)
     await runner.setup()
     await TlsSite(runner, host, port, context, limits.handshake_seconds).start()
     return runner

@@ -6,6 +6,7 @@ aiohttp has one hook for these, RequestHandler.handle_error (aiohttp/web_protoco
 is chosen by web.Server.__call__, which the runner's _make_server creates (its designated override)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -28,7 +29,50 @@ _ANSWERS: tuple[tuple[type[BaseException], int, str], ...] = (
 
 
 class StatusRequestHandler(RequestHandler):
-    __slots__ = ()
+    """Also gives a request head `head_timeout` seconds to arrive whole, counted from the handshake on a new
+    connection and from the first byte of the next request on a kept-alive one, as Go's net/http applies
+    k8s.io/apiserver's `ReadHeaderTimeout: 32 * time.Second` (server/secure_serving.go; net/http server.go
+    sets the header deadline when it starts reading a request, after the idle wait's first bytes). aiohttp's
+    own timer (keepalive_timeout, the idle bound) would let a half-sent head hold the connection for as long
+    as an idle one. Like Go, the connection is then closed without an answer."""
+
+    __slots__ = ("_head_seconds", "_head_clock")
+
+    def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs) -> None:
+        super().__init__(manager, **kwargs)
+        self._head_seconds = head_timeout
+        self._head_clock: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._start_head_clock()
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._waiter is not None and not self._messages   # these bytes begin the next request head
+        parsed = self._request_count
+        super().data_received(data)
+        if self._request_count != parsed:
+            self._stop_head_clock()
+        elif waiting and self._head_clock is None:
+            self._start_head_clock()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_head_clock()
+        super().connection_lost(exc)
+
+    def _start_head_clock(self) -> None:
+        self._head_clock = self._loop.call_later(self._head_seconds, self._head_timed_out)
+
+    def _stop_head_clock(self) -> None:
+        if self._head_clock is not None:
+            self._head_clock.cancel()
+            self._head_clock = None
+
+    def _head_timed_out(self) -> None:
+        self._head_clock = None
+        if self._waiter is not None and not self._waiter.done():   # still no whole head to handle
+            log.debug("closing a connection whose request head did not arrive within %gs", self._head_seconds)
+            self.force_close()
 
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:

@@ -4,9 +4,11 @@ slow TokenReview, what an anonymous caller can learn, and the smaller TLS and HT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -231,21 +233,33 @@ def test_idle_and_half_sent_connections_are_cheap_and_handshakes_bounded(api_ser
             connection.close()
 
 
-async def test_incomplete_request_heads_and_idle_connections_are_closed(tmp_path):
-    """The listener's limits, with short values: a half-sent head, a finished keep-alive exchange left
-    idle and a TCP connection without a ClientHello are all closed by the server."""
+@contextlib.asynccontextmanager
+async def _listener(tmp_path: Path, limits: ConnectionLimits) -> AsyncIterator[int]:
+    """A server (no store behind it) listening on loopback with `limits`: its port."""
     settings = Settings(prometheus_url="http://127.0.0.1:9", mesh="linkerd", local=True)
     cert, key = ensure_self_signed(tmp_path)
     tls = ServingTls(cert, key, refresh_seconds=60)
     runner = await listen(Server(settings, packs.load("linkerd"), PrometheusClient(settings.prometheus_url)).application(),
-                          "127.0.0.1", 0, tls.context, 1.0, ConnectionLimits(handshake_seconds=1, idle_seconds=1))
-    port = runner.addresses[0][1]
+                          "127.0.0.1", 0, tls.context, 1.0, limits)
     try:
-        context = ssl.create_default_context()
-        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        half_reader, half = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+def _insecure() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+async def test_incomplete_request_heads_and_idle_connections_are_closed(tmp_path):
+    """The listener's limits, with short values: a half-sent head, a finished keep-alive exchange left
+    idle and a TCP connection without a ClientHello are all closed by the server."""
+    async with _listener(tmp_path, ConnectionLimits(handshake_seconds=1, head_seconds=1, idle_seconds=1)) as port:
+        half_reader, half = await asyncio.open_connection("127.0.0.1", port, ssl=_insecure())
         half.write(b"GET /apis HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-        idle_reader, idle = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        idle_reader, idle = await asyncio.open_connection("127.0.0.1", port, ssl=_insecure())
         idle.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert (await idle_reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
         silent_reader, silent = await asyncio.open_connection("127.0.0.1", port)
@@ -255,8 +269,39 @@ async def test_incomplete_request_heads_and_idle_connections_are_closed(tmp_path
         assert time.monotonic() - started < 5
         for writer in (half, idle, silent):
             writer.close()
-    finally:
-        await runner.cleanup()
+
+
+async def test_a_request_head_gets_the_header_timeout_not_the_idle_one(tmp_path):
+    """Go's ReadHeaderTimeout (32 s in kube) bounds a request head, counted from the handshake or, on a
+    kept-alive connection, from the head's first byte; IdleTimeout (90 s) only the silence between
+    requests. Before, one aiohttp timer with the idle bound covered both: a half-sent head got 90 s."""
+    head_seconds = 1.0
+    async with _listener(tmp_path, ConnectionLimits(handshake_seconds=5, head_seconds=head_seconds,
+                                                    idle_seconds=30)) as port:
+        half_reader, half = await asyncio.open_connection("127.0.0.1", port, ssl=_insecure())
+        half.write(b"GET /apis HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        kept_reader, kept = await asyncio.open_connection("127.0.0.1", port, ssl=_insecure())
+        kept.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await kept_reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert await asyncio.wait_for(half_reader.read(), 10) == b""
+        assert time.monotonic() - started < head_seconds + 2
+        await asyncio.sleep(head_seconds)   # idle for twice the head bound: idle, so kept open
+        kept.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await kept_reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+
+        async def trickle() -> None:   # a head one byte at a time: each byte in time, the whole head not
+            for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n\r\n":
+                kept.write(bytes([byte]))
+                await asyncio.sleep(head_seconds / 5)
+
+        trickling = asyncio.create_task(trickle())
+        started = time.monotonic()
+        assert await asyncio.wait_for(kept_reader.read(), 10) == b""
+        assert time.monotonic() - started < head_seconds + 2
+        trickling.cancel()
+        for writer in (half, kept):
+            writer.close()
 
 
 # ---------------------------------------------------------------- 15: TLS suites, Server header, health methods
