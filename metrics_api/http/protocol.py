@@ -36,7 +36,7 @@ class StatusRequestHandler(RequestHandler):
     own timer (keepalive_timeout, the idle bound) would let a half-sent head hold the connection for as long
     as an idle one. Like Go, the connection is then closed without an answer."""
 
-    __slots__ = ("_head_seconds", "_head_clock")
+    __slots__ = ("_head_clock", "_head_seconds")
 
     def __init__(self, manager: web.Server, *, head_timeout: float, **kwargs) -> None:
         super().__init__(manager, **kwargs)

@@ -5,7 +5,9 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -26,7 +28,7 @@ from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
-from metrics_api.pipeline.answer_cache import ResponseCache
+from metrics_api.pipeline.answer_cache import RequestKey, ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.recordings import Recordings
 from metrics_api.pipeline.splits import SplitAnswers, SplitSource
@@ -87,7 +89,7 @@ class Server:
         # done once per distinct request.
         self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
         self._routes: Memo[tuple[str, str], Route] = Memo()
-        self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
+        self._renderers: Memo[tuple[str, str | None, str], tuple[Renderer, RequestKey]] = Memo()
         self.shutting_down = False
         self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
         self.windows = WindowFloor(self.prometheus, self.pack.detect, settings.scrape_interval,
@@ -190,8 +192,9 @@ class Server:
 
     async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
         accept = request.headers.get("Accept")
-        render = self._renderers.get((path, accept, request.rel_url.raw_query_string),   # e.g. JSON or a Table
-                                     lambda: api.renderer(route, accept, request.query))
+        raw_query = request.rel_url.raw_query_string
+        render, key = self._renderers.get((path, accept, raw_query),   # e.g. JSON or a Table
+                                          lambda: _rendering(api, route, path, accept, raw_query, request.query))
 
         at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
         target, widened = self.windows.widen(route.target)
@@ -199,13 +202,22 @@ class Server:
         async def compute() -> bytes:
             return render(await self.api.answer(target, path, at))
 
-        key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
         body = await self.responses.get(key, at, compute)
         warnings = ", ".join(warning for warning in (widened, body.warning) if warning)
         headers = {"Warning": warnings} if warnings else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
+
+
+def _rendering(api: Api, route: Route, path: str, accept: str | None, raw_query: str,
+               query: Mapping[str, str]) -> tuple[Renderer, RequestKey]:
+    """The renderer for a request that routed, and the key of its answer: the route (parsed from the
+    string routing read, so an invalid request never gets here) and the renderer chosen, so that
+    parameters nobody reads and Accept ranges naming the same form share one answer."""
+    render = api.renderer(route, accept, query)
+    chosen = (render.func, render.args, tuple(sorted(render.keywords.items()))) if isinstance(render, partial) else render
+    return render, RequestKey((path, route, chosen), len(path) + len(raw_query) + len(accept or ""))
 
 
 def _read_only(method: str) -> None:

@@ -1,15 +1,18 @@
 """Rendered answers, reused: the hot path of identical requests, and stale-if-error.
 
-A rendered body depends only on the request (path, query string, Accept) and the evaluation instant,
-which the fetcher quantizes to its cache TTL; so within one instant an identical request gets the same
-bytes without planning, fetching, normalizing or rendering again. Concurrent identical requests share
+A rendered body depends only on the request as parsed (path, route, the renderer Accept and the query
+chose: a RequestKey) and the evaluation instant, which the fetcher quantizes to its cache TTL; so within
+one instant an equivalent request gets the same bytes without planning, fetching, normalizing or
+rendering again. Equivalent, not identical: query parameters the server ignores (as kube-apiserver
+does) change nothing, so a stream of junk query strings is a stream of cache hits, not of computations
+and entries (it was two fifths of the server's CPU in the hostile soak, tests/perf/RESULTS.md). Concurrent identical requests share
 one computation. While Prometheus fails (503/504), the last good body of a request may be served for a
 bounded time, marked with a `Warning` header. Everything is bounded in bytes."""
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -18,8 +21,25 @@ from metrics_api.core.errors import ApiError
 from metrics_api.core.quantity import rfc3339
 from metrics_api.core.singleflight import SingleFlight
 
-RequestKey = tuple[str, str, str]   # (path, query string, Accept)
 UPSTREAM_FAILURES = (503, 504)
+
+
+class RequestKey:
+    """What a rendered answer depends on (`parts`, hashable), with `size`: the characters the client sent
+    for it, counted against the cache's bytes. The hash is computed once: the caller memoizes a request's
+    key, so a repeated request's lookup is mostly an identity check."""
+
+    __slots__ = ("_hash", "parts", "size")
+
+    def __init__(self, parts: Hashable, size: int) -> None:
+        self.parts, self.size, self._hash = parts, size, hash(parts)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, RequestKey) and self._hash == other._hash
+                                 and self.parts == other.parts)
 
 
 @dataclass(frozen=True)
@@ -33,7 +53,7 @@ class Body:
 class _Entry:
     body: Body           # kept whole: a fresh hit returns it without building a new one
     stored: float        # monotonic time, for the stale-if-error age
-    key_bytes: int       # the key's strings come from the client (up to 8 KiB of query, 16 KiB of Accept)
+    key_bytes: int       # what the key holds comes from the client (up to 8 KiB of query, 16 KiB of Accept)
 
 
 class ResponseCache:
@@ -78,7 +98,7 @@ class ResponseCache:
         body = Body(content, at)
         if self._entries is not None and (entry is None or entry.body.at <= at):
             with contextlib.suppress(ValueError):   # cachetools' "value too large": not kept
-                self._entries[key] = _Entry(body, time.monotonic(), sum(map(len, key)))
+                self._entries[key] = _Entry(body, time.monotonic(), key.size)
             self._hits.clear()
         return body
 
@@ -93,7 +113,7 @@ class ResponseCache:
         return Body(entry.body.content, entry.body.at, warning)
 
 
-# Per entry besides the body and the key's characters: the key tuple and its three str headers, the
+# Per entry besides the body and the key's characters: the RequestKey and its tuple, the
 # _Entry and Body objects, TTLCache's link node and the key's copy in the `_hits` dict (measured: ~600 bytes).
 ENTRY_OVERHEAD = 600
 

@@ -275,3 +275,39 @@ def test_scrape_interval_flag_widens_the_default_window(proxy, tmp_path):
         assert "30s each" in reply.headers["Warning"]
     finally:
         server.stop()
+
+
+async def test_query_parameters_nobody_reads_share_one_answer(prometheus):
+    """Junk query strings (and Accept ranges naming the same form) are cache hits, not computations: a
+    stream of them was two fifths of the server's CPU in the hostile soak (tests/perf/RESULTS.md). What
+    the server does read still makes its own answer, and an invalid request is never answered from one."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from metrics_api.cli.config import Settings
+    from metrics_api.http.server import Server
+    from metrics_api.store.prometheus import PrometheusClient
+    from tests.support.catalog import packs
+
+    settings = Settings(prometheus_url=prometheus.url, mesh="linkerd", local=True, cache_ttl=600)
+    server = Server(settings, packs.load("linkerd"), PrometheusClient(settings.prometheus_url))
+    answer, computed = server.api.answer, []
+
+    async def counted(*args):
+        computed.append(args)
+        return await answer(*args)
+
+    server.api.answer = counted
+    async with TestClient(TestServer(server.application())) as client:
+        async def get(query: str, accept: str = "application/json") -> tuple[int, bytes]:
+            async with client.get(f"{LIST}?{query}", headers={"Accept": accept}) as response:
+                return response.status, await response.read()
+
+        first = await get("t=30s")
+        junk = [await get(f"t=30s&junk={i:04d}{'x' * 200}") for i in range(30)]
+        junk.append(await get("junk=1&t=30s", "application/json, */*;q=0.5"))
+        assert first[0] == 200 and set(junk) == {first}
+        assert len(computed) == 1
+        assert (await get("t=1m"))[0] == 200 and len(computed) == 2   # a window is read: its own answer
+        assert (await get("t=30s&fieldSelector=metadata.name%3Dweb"))[0] == 200 and len(computed) == 3
+        status, body = await get("t=junk&junk=1")
+        assert status == 400 and orjson.loads(body)["kind"] == "Status" and len(computed) == 3

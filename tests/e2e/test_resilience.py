@@ -12,7 +12,7 @@ import pytest
 
 from metrics_api.apis.smi import API_PREFIX
 from metrics_api.core.telemetry import Telemetry
-from metrics_api.pipeline.answer_cache import ResponseCache
+from metrics_api.pipeline.answer_cache import RequestKey, ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.store.prometheus import PrometheusClient
 from tests.support.faultproxy import CLOSING, DROP, ERROR, HUGE, MALFORMED, fault_proxy
@@ -199,7 +199,7 @@ async def test_caches_are_bounded_in_bytes(prometheus):
         return b"x" * 4000
 
     for i in range(100):
-        await responses.get((f"/p{i}", "", ""), 1.0, body)
+        await responses.get(RequestKey(f"/p{i}", 3), 1.0, body)
     assert 0 < responses.bytes <= 50_000
 
 

@@ -67,7 +67,7 @@ def test_answer_cache_counts_its_keys_and_stays_within_its_bytes():
     import asyncio
     import tracemalloc
 
-    from metrics_api.pipeline.answer_cache import ResponseCache
+    from metrics_api.pipeline.answer_cache import RequestKey, ResponseCache
 
     limit = 1 << 20
     cache = ResponseCache(fresh_seconds=60, stale_seconds=0, max_bytes=limit)
@@ -77,7 +77,8 @@ def test_answer_cache_counts_its_keys_and_stays_within_its_bytes():
             return b"{}" * 100
 
         for i in range(3_000):
-            await cache.get(("/apis/x", f"junk={i:08d}" + "q" * 4000, "application/json," + "a" * 8000), 1.0, body)
+            query, accept = f"junk={i:08d}" + "q" * 4000, "application/json," + "a" * 8000
+            await cache.get(RequestKey(("/apis/x", query, accept), len(query) + len(accept)), 1.0, body)
 
     tracemalloc.start()
     try:
