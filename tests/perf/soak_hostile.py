@@ -162,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-mib", type=float, default=250)
     parser.add_argument("--max-p99-ms", type=float, default=100, help="bound on every minute's p99")
     args = parser.parse_args(argv)
-    return 0 if report(soak_with_store(soak, args), args) else 1
+    result = soak_with_store(soak, args)
+    print("rss", [(round(at), round(kib / 1024)) for at, kib in result["rss"]])
+    return 0 if report(result, args) else 1
 
 
 if __name__ == "__main__":

@@ -99,3 +99,22 @@ def test_route_memo_does_not_keep_oversized_keys():
         memo.get(("/p", "x" * 200), lambda: calls.append(1) or 1)
         memo.get(("/p", "short"), lambda: calls.append(2) or 2)
     assert calls == [1, 2, 1]   # the long key is computed every time, the short one once
+
+
+async def test_handshake_pacer_runs_a_few_steps_per_turn_in_order():
+    """3,000 ClientHellos arriving together are handled a few per turn of the event loop, so requests on
+    established connections (whose I/O runs in every turn) are not queued behind all of them."""
+    import asyncio
+
+    from metrics_api.http.listener import HandshakePacer
+
+    pacer = HandshakePacer(asyncio.get_running_loop(), per_turn=2)
+    ran: list[int] = []
+    for i in range(7):
+        pacer.run(lambda i=i: ran.append(i))
+    assert ran == [0, 1]   # within the budget of this turn: at once
+    seen = []
+    for _ in range(4):
+        await asyncio.sleep(0)   # one turn of the loop
+        seen.append(len(ran))
+    assert seen == [4, 6, 7, 7] and ran == list(range(7))
