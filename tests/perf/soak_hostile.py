@@ -140,6 +140,10 @@ def report(result: dict, args: argparse.Namespace) -> bool:
         print(f"minute {minute + 1}: legitimate {len(rows)} requests {dict(outcomes)}, p50 "
               f"{percentile(latencies, 0.5):.1f} ms, p99 {p99:.1f} ms, max {max(latencies, default=float('nan')):.1f} "
               f"ms; server RSS peak {max(rss):.0f} MiB")
+    slowest = sorted(result["latencies"], key=lambda row: -row[1])[:10]
+    print("slowest legitimate requests (s into the run, ms): "
+          + ", ".join(f"{at:.1f}s {ms:.0f}ms" for at, ms, _ in sorted(slowest)))
+    print("server RSS (s, MiB): " + ", ".join(f"{at:.0f} {kib / 1024:.0f}" for at, kib in result["rss"]))
     rss = [kib / 1024 for _, kib in result["rss"]]
     latencies = [ms for _, ms, _ in result["latencies"]]
     print(f"overall: legitimate p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms, worst "
@@ -162,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rss-mib", type=float, default=250)
     parser.add_argument("--max-p99-ms", type=float, default=100, help="bound on every minute's p99")
     args = parser.parse_args(argv)
-    result = soak_with_store(soak, args)
-    print("rss", [(round(at), round(kib / 1024)) for at, kib in result["rss"]])
-    return 0 if report(result, args) else 1
+    return 0 if report(soak_with_store(soak, args), args) else 1
 
 
 if __name__ == "__main__":
