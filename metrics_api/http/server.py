@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from metrics_api.apis.api import Api, Renderer, Route
+from metrics_api.apis.api import Renderer, Route
 from metrics_api.apis.registry import wants_aggregated_discovery
 from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import Settings
@@ -26,7 +26,7 @@ from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
 from metrics_api.packs.model import Pack
 from metrics_api.pipeline.answer import MetricsApi, Workloads
-from metrics_api.pipeline.answer_cache import ResponseCache
+from metrics_api.pipeline.answer_cache import RequestKey, ResponseCache
 from metrics_api.pipeline.fetch import Fetcher
 from metrics_api.pipeline.recordings import Recordings
 from metrics_api.pipeline.splits import SplitAnswers, SplitSource
@@ -86,8 +86,7 @@ class Server:
         # Authorization attributes, routing and the choice of renderer depend only on the request's text:
         # done once per distinct request.
         self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
-        self._routes: Memo[tuple[str, str], Route] = Memo()
-        self._renderers: Memo[tuple[str, str | None, str], Renderer] = Memo()
+        self._resolved: Memo[tuple[str, str, str, str | None], _Resolved] = Memo()
         self.shutting_down = False
         self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
         self.windows = WindowFloor(self.prometheus, self.pack.detect, settings.scrape_interval,
@@ -176,36 +175,51 @@ class Server:
 
     async def _resource(self, request: web.Request, path: str, raw_query: str,
                         attributes: Attributes) -> web.StreamResponse:
+        accept = request.headers.get("Accept")
+        resolved = self._resolved.get((request.method, path, raw_query, accept),
+                                      lambda: self._resolve(request, path, raw_query, accept, attributes))
+        request[API_GROUP] = resolved.group
+        request[PATH_TEMPLATE] = resolved.route.path_template
+        at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
+        target, widened = self.windows.widen(resolved.route.target)
+        render = resolved.render
+
+        async def compute() -> bytes:
+            return render(await self.api.answer(target, resolved.path, at))
+
+        body = await self.responses.get(resolved.key, at, compute)
+        warnings = ", ".join(warning for warning in (widened, body.warning) if warning)
+        headers = {"Warning": warnings} if warnings else None
+        if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
+            return _Chunked(body.content, headers)
+        return web.Response(body=body.content, content_type=JSON, headers=headers)
+
+    def _resolve(self, request: web.Request, path: str, raw_query: str, accept: str | None,
+                 attributes: Attributes) -> _Resolved:
+        """The method check, the API, the route and the renderer, in this order of their errors."""
         _read_only(request.method)
         normalized = path.rstrip("/") or "/"
         api = self.apis.for_path(normalized)
         if api is None:
             raise ApiError(404, "the server could not find the requested resource")
         request[API_GROUP] = api.group
-        route = self._routes.get((normalized, raw_query), lambda: api.route(normalized, request.query))
+        route = api.route(normalized, request.query)
         request[PATH_TEMPLATE] = route.path_template
         if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
             raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        return await self._metrics(request, api, route, normalized)
+        render = api.renderer(route, accept, request.query)   # e.g. JSON or a Table
+        # The answer cache is keyed by the strings routing parsed, not a decoding of them.
+        return _Resolved(api.group, route, render, normalized, (normalized, raw_query, accept or ""))
 
-    async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
-        accept = request.headers.get("Accept")
-        render = self._renderers.get((path, accept, request.rel_url.raw_query_string),   # e.g. JSON or a Table
-                                     lambda: api.renderer(route, accept, request.query))
 
-        at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
-        target, widened = self.windows.widen(route.target)
-
-        async def compute() -> bytes:
-            return render(await self.api.answer(target, path, at))
-
-        key = (path, request.rel_url.raw_query_string, accept or "")   # the string routing parsed, not a decoding
-        body = await self.responses.get(key, at, compute)
-        warnings = ", ".join(warning for warning in (widened, body.warning) if warning)
-        headers = {"Warning": warnings} if warnings else None
-        if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
-            return _Chunked(body.content, headers)
-        return web.Response(body=body.content, content_type=JSON, headers=headers)
+@dataclass(frozen=True)
+class _Resolved:
+    """All that a resource request's text decides, worked out once per distinct request (Memo)."""
+    group: str
+    route: Route
+    render: Renderer
+    path: str
+    key: RequestKey
 
 
 def _read_only(method: str) -> None:

@@ -30,6 +30,7 @@ from meshsim.store import PrometheusServer
 from meshsim.victoria import VictoriaMetricsServer
 from metrics_api.apis.smi import API_PREFIX
 from metrics_api.apis.smi.routing import parse
+from metrics_api.cli.eventloop import EventLoop
 from metrics_api.core.model import QUANTILES, Measure
 from metrics_api.pipeline.plan import PlannedQuery, plan
 from tests.support.catalog import packs
@@ -101,13 +102,19 @@ def slowest_direct(store_url: str, queries: list[str], seconds: float) -> dict[s
     return {"slowest_p50_ms": max(p50s), "queries": len(queries)}
 
 
-def cached(server: ServerProcess, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+def cached(store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The cached GET against the ceiling, on each event loop: server and ceiling on the same one."""
+    return {loop.value: _cached_on(loop, store_url, workdir, args) for loop in EventLoop}
+
+
+def _cached_on(loop: EventLoop, store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    server = ServerProcess(store_url, "--mesh", "linkerd", "--event-loop", loop.value, cert_dir=workdir / "certs")
     body = server.get(CACHED_PATH).body
     body_file = workdir / "ceiling-body.json"
     body_file.write_bytes(body)
     port = free_port()
     ceiling = subprocess.Popen([sys.executable, "-m", "tests.perf.ceiling", str(body_file), str(port),
-                                str(workdir / "certs")], cwd=REPO)
+                                str(workdir / "certs"), loop.value], cwd=REPO)
     try:
         ceiling_url = f"https://127.0.0.1:{port}{CACHED_PATH}"
         _wait_https(ceiling_url)
@@ -127,6 +134,7 @@ def cached(server: ServerProcess, workdir: Path, args: argparse.Namespace) -> di
     finally:
         ceiling.terminate()
         ceiling.wait()
+        server.stop()
 
 
 def autoscaling(store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -290,7 +298,7 @@ def _cold_and_cached(store_url: str, workdir: Path, args: argparse.Namespace, pr
     try:
         out: dict[str, Any] = {}
         if "cached" in args.only:
-            out["cached"] = cached(warm, workdir, args)
+            out["cached"] = cached(store_url, workdir, args)
         if "cold" in args.only:
             out["cold"] = cold(cold_server, store_url, args)
         if "coalescing" in args.only and prometheus:
@@ -316,12 +324,11 @@ def report(results: dict[str, Any]) -> str:
     lines = []
     for store in ("prometheus", "victoria"):
         part = results.get(store, {})
-        if "cached" in part:
-            c = part["cached"]
-            lines.append(f"[{store}] cached GET ({c['body_bytes']} B): server {c['server_max']['rate']:.0f} req/s, "
-                         f"ceiling {c['ceiling_max']['rate']:.0f} req/s, ratio {c['ratio']:.2f} (target ≥ 0.70); "
+        for loop, c in part.get("cached", {}).items():
+            lines.append(f"[{store}] cached GET on {loop} ({c['body_bytes']} B): server {c['server_max']['rate']:.0f} "
+                         f"req/s, ceiling {c['ceiling_max']['rate']:.0f} req/s, ratio {c['ratio']:.2f} (target ≥ 0.8); "
                          f"at half rate ({c['server_max']['rate'] / 2:.0f} req/s) server p50/p99 "
-                         f"{c['server_half']['p50_ms']:.2f}/{c['server_half']['p99_ms']:.2f} ms (target p99 ≤ 5), "
+                         f"{c['server_half']['p50_ms']:.2f}/{c['server_half']['p99_ms']:.2f} ms (target p99 ≤ 2), "
                          f"ceiling {c['ceiling_half']['p50_ms']:.2f}/{c['ceiling_half']['p99_ms']:.2f} ms; "
                          f"max-rate p50/p99 server {c['server_max']['p50_ms']:.2f}/{c['server_max']['p99_ms']:.2f} "
                          f"ceiling {c['ceiling_max']['p50_ms']:.2f}/{c['ceiling_max']['p99_ms']:.2f} ms; "
