@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import enum
 import ipaddress
 import os
 import tempfile
@@ -13,6 +14,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from metrics_api.cli.eventloop import EventLoop
 from metrics_api.core.kinds import is_dns1123_label
 
 ENV_PREFIX = "SMI_METRICS_"
@@ -64,6 +66,7 @@ class Settings:
     enable_custom_metrics: bool = False
     enable_external_metrics: bool = False
     scrape_interval: float = 0.0   # 0: learned from the store (pipeline/window.py)
+    event_loop: EventLoop = EventLoop.UVLOOP
 
 
 # flag → (type, help). Defaults come from Settings.
@@ -98,6 +101,7 @@ FLAGS: dict[str, tuple[Any, str]] = {
     "drain-timeout": (float, "seconds in-flight requests may take to finish once the listener is closed"),
     "scrape-interval": (float, "seconds between the mesh series' samples; a shorter window than two of them is "
                                "widened (0: learn it from the store)"),
+    "event-loop": (EventLoop, "uvloop (default) or asyncio: the event loop the server runs on"),
     "prometheus-header": (tuple, "extra header sent to the store, 'Name: value' (repeatable; in the environment "
                                  "one per line), e.g. 'X-Scope-OrgID: team-a'"),
     "prometheus-bearer-token-file": (str, "file holding a bearer token for the store (re-read when it changes)"),
@@ -237,6 +241,11 @@ def _convert(key: str, value: Any, kind: Any) -> Any:
         if not isinstance(values, (list, tuple)):
             raise ConfigError(f"{flag}: {value!r} is not a list")
         return tuple(str(v).strip() for v in values if str(v).strip())
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            raise ConfigError(f"{flag} {value!r}: use {' or '.join(str(m.value) for m in kind)}") from None
     try:
         return kind(value)
     except (TypeError, ValueError):

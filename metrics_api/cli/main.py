@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 
 from metrics_api import __version__
 from metrics_api.app import serve
-from metrics_api.cli import queries
+from metrics_api.cli import eventloop, queries
 from metrics_api.cli.config import ConfigError, add_flags, settings_from
 from metrics_api.packs.detect import DetectionError
 from metrics_api.packs.model import PackError
@@ -30,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return asyncio.run(serve(settings))
+        return eventloop.run(serve(settings), settings.event_loop)
     except (ConfigError, PackError, DetectionError) as error:
         print(f"smi-metrics-api: {error}", file=sys.stderr)
         return 2

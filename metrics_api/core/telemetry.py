@@ -1,7 +1,12 @@
 """The server's own metrics (served on /metrics), in a registry per server instance."""
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -10,12 +15,8 @@ class Telemetry:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter(
-            "smi_metrics_api_requests", "API requests served, by HTTP code, API group and path template.",
-            ["code", "group", "path"], registry=r)
-        self.request_seconds = Histogram(
-            "smi_metrics_api_request_duration_seconds", "API request latency by API group and path template.",
-            ["group", "path"], buckets=LATENCY_BUCKETS, registry=r)
+        self.served = ServedRequests()
+        r.register(self.served)
         # A plain count read at scrape time: a Gauge's inc()/dec() take a lock each, twice per request.
         self.requests_in_flight = 0
         self.in_flight = Gauge("smi_metrics_api_requests_in_flight", "API requests being served.", registry=r)
@@ -34,19 +35,50 @@ class Telemetry:
             "Query lookups by result: hit (cached), coalesced (joined an identical query in flight), miss.",
             ["result"], registry=r)
 
-        # (code, group, path template) → the children of `requests` and `request_seconds`: `.labels()` costs a
-        # few µs per call on the cached-GET path; the set of keys is the same as the metrics' own label sets.
-        self._served: dict[tuple[int, str, str], tuple[Counter, Histogram]] = {}
-
     def request_served(self, code: int, path: str, group: str, seconds: float) -> None:
         """`group`: the API group the request was for ("" for health, discovery, /metrics and unknown paths)."""
-        key = (code, group, path)
-        children = self._served.get(key)
-        if children is None:
-            children = self._served[key] = (self.requests.labels(str(code), group, path),
-                                            self.request_seconds.labels(group, path))
-        children[0].inc()
-        children[1].observe(seconds)
+        self.served.observe(code, group, path, seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class ServedRequests:
+    """smi_metrics_api_requests_total and smi_metrics_api_request_duration_seconds, kept as plain numbers
+    and turned into metric families only when /metrics is scraped. prometheus_client's Counter and
+    Histogram take a lock per update: on the cached-GET path those two updates were 3 % of the server's
+    CPU (py-spy, tests/perf/RESULTS.md); the event loop is one thread, so no lock is needed. The label sets
+    are bounded: codes, API groups and path templates (not paths)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[int, str, str], int] = {}
+        # (group, path template) → a count per LATENCY_BUCKETS bucket, then one for +Inf, then the sum
+        self._latency: dict[tuple[str, str], list[float]] = {}
+
+    def observe(self, code: int, group: str, path: str, seconds: float) -> None:
+        key = (code, group, path)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        latency = self._latency.get((group, path))
+        if latency is None:
+            latency = self._latency[(group, path)] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1   # the first bucket whose bound is ≥ seconds
+        latency[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily("smi_metrics_api_requests",
+                                       "API requests served, by HTTP code, API group and path template.",
+                                       labels=["code", "group", "path"])
+        for (code, group, path), count in self._counts.items():
+            requests.add_metric([str(code), group, path], count)
+        yield requests
+        latency = HistogramMetricFamily("smi_metrics_api_request_duration_seconds",
+                                        "API request latency by API group and path template.",
+                                        labels=["group", "path"])
+        bounds = [*map(floatToGoString, LATENCY_BUCKETS), "+Inf"]   # "1.0", as Histogram spells them
+        for (group, path), counts in self._latency.items():
+            cumulative, total = [], 0.0
+            for bound, count in zip(bounds, counts):
+                total += count
+                cumulative.append((bound, total))
+            latency.add_metric([group, path], cumulative, sum_value=counts[-1])
+        yield latency

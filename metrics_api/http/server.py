@@ -6,14 +6,14 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from metrics_api.apis.api import Api, Renderer, Route
+from metrics_api.apis.api import Renderer, Route
 from metrics_api.apis.registry import wants_aggregated_discovery
 from metrics_api.apis.served import served_apis
 from metrics_api.cli.config import Settings
@@ -90,8 +90,7 @@ class Server:
         # Authorization attributes, routing and the choice of renderer depend only on the request's text:
         # done once per distinct request.
         self._attributes: Memo[tuple[str, str, str], Attributes | None] = Memo()
-        self._routes: Memo[tuple[str, str], Route] = Memo()
-        self._renderers: Memo[tuple[str, str | None, str], tuple[Renderer, RequestKey]] = Memo()
+        self._resolved: Memo[tuple[str, str, str, str | None], _Resolved] = Memo()
         self.shutting_down = False
         self.store = StoreProbe(self.prometheus, self.telemetry, timeout=min(2.0, settings.request_timeout))
         self.windows = WindowFloor(self.prometheus, self.pack.detect, settings.scrape_interval,
@@ -180,46 +179,62 @@ class Server:
 
     async def _resource(self, request: web.Request, path: str, raw_query: str,
                         attributes: Attributes) -> web.StreamResponse:
-        _read_only(request.method)
-        normalized = path.rstrip("/") or "/"
-        api = self.apis.for_path(normalized)
-        if api is None:
-            raise ApiError(404, "the server could not find the requested resource")
-        request[API_GROUP] = api.group
-        route = self._routes.get((normalized, raw_query), lambda: api.route(normalized, request.query))
-        request[PATH_TEMPLATE] = route.path_template
-        if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
-            raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
-        return await self._metrics(request, api, route, normalized)
-
-    async def _metrics(self, request: web.Request, api: Api, route: Route, path: str) -> web.Response:
         accept = request.headers.get("Accept")
-        raw_query = request.rel_url.raw_query_string
-        render, key = self._renderers.get((path, accept, raw_query),   # e.g. JSON or a Table
-                                          lambda: _rendering(api, route, path, accept, raw_query, request.query))
-
+        resolved = self._resolved.get((request.method, path, raw_query, accept),
+                                      lambda: self._resolve(request, path, raw_query, accept, attributes))
+        request[API_GROUP] = resolved.group
+        request[PATH_TEMPLATE] = resolved.route.path_template
         at = self.fetcher.evaluation_time()   # once per request: the cache key and the queries share it
-        target, widened = self.windows.widen(route.target)
+        target, widened = self.windows.widen(resolved.route.target)
+        render = resolved.render
 
         async def compute() -> bytes:
-            return render(await self.api.answer(target, path, at))
+            return render(await self.api.answer(target, resolved.path, at))
 
-        body = await self.responses.get(key, at, compute)
+        body = await self.responses.get(resolved.key, at, compute)
         warnings = ", ".join(warning for warning in (widened, body.warning) if warning)
         headers = {"Warning": warnings} if warnings else None
         if len(body.content) > STREAM_CHUNK and request.method != "HEAD":
             return _Chunked(body.content, headers)
         return web.Response(body=body.content, content_type=JSON, headers=headers)
 
+    def _resolve(self, request: web.Request, path: str, raw_query: str, accept: str | None,
+                 attributes: Attributes) -> _Resolved:
+        """The method check, the API, the route and the renderer, in this order of their errors."""
+        _read_only(request.method)
+        normalized = path.rstrip("/") or "/"
+        api = self.apis.for_path(normalized)
+        if api is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        request[API_GROUP] = api.group
+        route = api.route(normalized, request.query)
+        request[PATH_TEMPLATE] = route.path_template
+        if attributes.verb == "watch":   # as kube-apiserver reads `watch` (requestinfo.py), so as it was authorized
+            raise ApiError(405, "watch is not supported: traffic metrics are computed on request")
+        render = api.renderer(route, accept, request.query)   # e.g. JSON or a Table
+        # The answer's key: the route (parsed from the string routing read, so an invalid request never
+        # gets here) and the renderer chosen, so that parameters nobody reads and Accept ranges naming the
+        # same form share one answer.
+        key = RequestKey((normalized, route, _renderer_identity(render)),
+                         len(normalized) + len(raw_query) + len(accept or ""))
+        return _Resolved(api.group, route, render, normalized, key)
 
-def _rendering(api: Api, route: Route, path: str, accept: str | None, raw_query: str,
-               query: Mapping[str, str]) -> tuple[Renderer, RequestKey]:
-    """The renderer for a request that routed, and the key of its answer: the route (parsed from the
-    string routing read, so an invalid request never gets here) and the renderer chosen, so that
-    parameters nobody reads and Accept ranges naming the same form share one answer."""
-    render = api.renderer(route, accept, query)
-    chosen = (render.func, render.args, tuple(sorted(render.keywords.items()))) if isinstance(render, partial) else render
-    return render, RequestKey((path, route, chosen), len(path) + len(raw_query) + len(accept or ""))
+
+@dataclass(frozen=True)
+class _Resolved:
+    """All that a resource request's text decides, worked out once per distinct request (Memo)."""
+    group: str
+    route: Route
+    render: Renderer
+    path: str
+    key: RequestKey
+
+
+def _renderer_identity(render: Renderer) -> Hashable:
+    """Renderers are functions or functools.partial of one: equal by this, they render alike."""
+    if isinstance(render, partial):
+        return render.func, render.args, tuple(sorted(render.keywords.items()))
+    return render
 
 
 def _read_only(method: str) -> None:

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from meshsim import RENDERERS
 from meshsim.store import PROMTOOL, PrometheusServer, write_scenario
 from metrics_api.apis.smi import API_PREFIX
-from tests.support.serverproc import REPO, ServerProcess
+from tests.support.recording import backfill_rules, write_rules
+from tests.support.serverproc import ServerProcess
 
 STEP = 5   # the rules are evaluated on the server's 5 s evaluation instants, so both read the same window ends
-
-
-def write_rules(mesh: str, out: Path, windows: str = "30s,1m,5m") -> Path:
-    subprocess.run([sys.executable, "-m", "metrics_api", "queries", "rules", "--mesh", mesh, "--windows", windows,
-                    "--out-dir", str(out)], cwd=REPO, check=True, capture_output=True, timeout=60)
-    return out / f"{mesh}-rules.yaml"
 
 
 # Sources (PromQL templates) each pack reads, written by hand from queries/*.yaml: two rules (counts,
@@ -51,14 +43,7 @@ def recorded_store(request, scenario, tmp_path_factory):
     store = PrometheusServer(work / "tsdb")
     store.start()
     now = int(time.time()) // STEP * STEP
-    backfill = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "rules", f"--start={now - 420}",
-                               f"--end={now + 600}", f"--url={store.url}", f"--output-dir={work / 'recorded'}",
-                               f"--eval-interval={STEP}s", str(rules)], capture_output=True, text=True, timeout=300)
-    assert backfill.returncode == 0, backfill.stderr[-2000:]
-    store.stop()
-    for block in (work / "recorded").iterdir():
-        shutil.move(str(block), work / "tsdb" / block.name)
-    store.start()
+    backfill_rules(store, rules, now - 420, now + 600, STEP, work, timeout=300)
     try:
         yield mesh, store
     finally:

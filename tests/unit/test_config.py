@@ -67,3 +67,20 @@ def test_command_line_exits_non_zero_with_one_line(argv):
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("smi-metrics-api: "), done.stderr
+
+
+def test_event_loop_is_uvloop_unless_asyncio_is_asked_for():
+    from metrics_api.cli.eventloop import EventLoop, run
+
+    assert settings(["--prometheus-url", "http://p"]).event_loop is EventLoop.UVLOOP
+    assert settings(["--prometheus-url", "http://p"], {"SMI_METRICS_EVENT_LOOP": "asyncio"}).event_loop is EventLoop.ASYNCIO
+    with pytest.raises(ConfigError, match="--event-loop 'trio': use uvloop or asyncio"):
+        settings(["--prometheus-url", "http://p", "--event-loop", "trio"])
+
+    async def loop_module() -> str:
+        import asyncio
+
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run(loop_module(), EventLoop.UVLOOP).startswith("uvloop")
+    assert run(loop_module(), EventLoop.ASYNCIO).startswith("asyncio")
