@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import time
@@ -24,6 +23,7 @@ from metrics_api.core.telemetry import Telemetry
 from metrics_api.http.health import StoreProbe, health_response
 from metrics_api.http.limits import InFlightLimit
 from metrics_api.http.listener import listen
+from metrics_api.http.memory import keep_returning_freed_memory, tune_collector
 from metrics_api.http.openapi import OpenApi
 from metrics_api.http.requestinfo import request_info
 from metrics_api.http.tls import ServingTls
@@ -45,7 +45,6 @@ SERVER_NAME = "smi-metrics-api"   # the Server header: a product name, no versio
 PATH_TEMPLATE = web.RequestKey("path_template", str)   # low-cardinality path label for our own metrics
 API_GROUP = web.RequestKey("api_group", str)           # the API group served ("" outside the APIs)
 STREAM_CHUNK = 64 << 10   # answers larger than this are written in chunks of this size
-YOUNG_COLLECTION_ALLOCATIONS = 20_000   # gc threshold of the youngest generation once serving (see run())
 
 class Gate(Protocol):
     """Who is asking, then may they: each returns or raises an ApiError (401 and 429 from the first, 403
@@ -292,15 +291,9 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
     drain_seconds = settings.drain_timeout if drain_seconds is None else drain_seconds
     runner = await listen(server.application(), settings.bind_address, settings.secure_port, tls.context,
                           drain_seconds)
-    # The cyclic collector pauses the whole event loop for as long as it scans: 60–340 ms per full
-    # collection with 3,000 connections open (tests/perf/RESULTS.md, hostile soak). What startup made
-    # (modules, packs, the application) lives as long as the process, so it is frozen out of every scan;
-    # and the youngest generation is collected every 20,000 net allocations instead of 700, so that a
-    # request's short-lived objects die before a collection instead of being promoted to the old ones,
-    # whose growth is what triggers the full collections (4 a minute → 1 in the soak).
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
+    tune_collector()   # and below, keep_returning_freed_memory: see http/memory.py
     reloading = asyncio.create_task(tls.keep_reloading())
+    trimming = asyncio.create_task(keep_returning_freed_memory())
     log.info("serving %s on https://%s:%d with the %s query pack, Prometheus %s",
              ", ".join(api.prefix for api in server.apis.apis),
              settings.bind_address, settings.secure_port, server.pack.name, server.prometheus.base_url)
@@ -314,4 +307,5 @@ async def run(server: Server, tls: ServingTls, drain_seconds: float | None = Non
              "(up to %gs)", settings.shutdown_delay, drain_seconds)
     await asyncio.sleep(settings.shutdown_delay)
     reloading.cancel()
+    trimming.cancel()
     await runner.cleanup()
