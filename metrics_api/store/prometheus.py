@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -156,13 +157,23 @@ def _series_problem(series: Any) -> str:
     if not isinstance(series, dict):
         return f"a series is a {type(series).__name__}, not an object"
     labels = series.get("metric")
-    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+    if not isinstance(labels, dict) or not _all_strings(labels.values()):
         return "a series' metric is not an object of string labels"
     sample = series.get("value")
     if not (isinstance(sample, list) and len(sample) == 2 and isinstance(sample[1], str)
             and isinstance(sample[0], (int, float)) and not isinstance(sample[0], bool)):
         return 'a series\' value is not [timestamp, "number"]'
     return ""
+
+
+def _all_strings(values: Iterable[Any]) -> bool:
+    """str.join refuses anything but strings, at C speed: a generator of isinstance checks was a tenth of
+    the CPU a 5,000-pod list costs (130,000 series)."""
+    try:
+        "".join(values)
+    except TypeError:
+        return False
+    return True
 
 
 def _bad_answer(base_url: str, problem: str) -> ApiError:
