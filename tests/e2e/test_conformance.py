@@ -25,7 +25,6 @@ from metrics_api.apis.smi import API_PREFIX
 from tests.support import truth
 from tests.support.expectations import (
     CLUSTER_SIGHT,
-    MESHES,
     PLURALS,
     WINDOW_TEXT,
     WINDOWS,
@@ -58,6 +57,7 @@ LAYER_OF = {name: i for i, group in enumerate(LAYERS) for name in group}
 
 def test_every_variant_has_a_stated_sight_and_one_store():
     assert {name: bool(sight_of(name).kinds) for name in VARIANTS} == {name: True for name in VARIANTS}
+    assert {name: CLUSTER_SIGHT[name].cluster for name in VARIANTS} == {name: True for name in VARIANTS}
     assert sorted(LAYER_OF) == sorted(VARIANTS)
     for group in LAYERS:
         assert len({VARIANTS[name].mesh for name in group}) == len(group), group
@@ -160,8 +160,8 @@ def cluster_api_server(kube, tmp_path_factory):
         yield start
 
 
-@pytest.fixture(scope="module", params=[(e, v, "local") for e in ENGINES for v in VARIANTS]
-                + [(e, m, "cluster") for e in ENGINES for m in MESHES], ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
+@pytest.fixture(scope="module", params=[(e, v, mode) for mode in ("local", "cluster") for e in ENGINES for v in VARIANTS],
+                ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
 def case(request):
     return request.param
 
@@ -181,8 +181,8 @@ def sight(case):
 @pytest.fixture(scope="module")
 def server(case, variant_servers, stores, request):
     engine, variant, mode = case
-    if mode == "cluster":   # the default variants: layer 0 of each engine
-        return request.getfixturevalue("cluster_api_server")(stores(engine, 0).url, variant)
+    if mode == "cluster":
+        return request.getfixturevalue("cluster_api_server")(stores(engine, LAYER_OF[variant]).url, VARIANTS[variant].mesh)
     return variant_servers(engine, variant)
 
 
