@@ -171,15 +171,15 @@ class Pack:
     backends: Backends = NO_BACKENDS
     cluster_kinds: dict[str, KindSupport] = field(default_factory=dict)   # replace/add with Kubernetes access
     workload_pods: tuple[WorkloadPods, ...] = ()
+    kinds_from_cluster: bool = False   # served with Kubernetes access: the cluster knows each workload's kind
 
     def side(self, view: View | BackendView) -> Side | None:
         return self.sides.get(view.source.name)
 
     def for_cluster(self) -> Pack:
-        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds."""
-        if not self.cluster_kinds:
-            return self
-        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={})
+        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds, and series
+        without an optional kind label are read for whichever kind is asked (pipeline/plan.py)."""
+        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={}, kinds_from_cluster=True)
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)
