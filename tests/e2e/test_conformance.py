@@ -41,7 +41,7 @@ from tests.support.expectations import (
     sight_of,
 )
 from tests.support.kube_stub import KubeStub, objects_of
-from tests.support.serverproc import Reply, ServerProcess, server_pool
+from tests.support.serverproc import KeptAlive, Reply, ServerProcess, server_pool
 from tests.support.truth import Ref
 
 P = API_PREFIX
@@ -102,8 +102,6 @@ def stores(request, scenario, tmp_path_factory):
 def variant_servers(request, stores, tmp_path_factory):
     """`variant_servers(engine, variant)` → a ServerProcess (`--local`, the variant's mesh pack) on the store of
     the variant's layer; on the shared Prometheus, the session's `api_server` pool."""
-    from tests.support.serverproc import ServerProcess, server_pool
-
     certs = tmp_path_factory.mktemp("variant-servers")
 
     def make(engine: str, layer: int, mesh: str) -> ServerProcess:
@@ -129,21 +127,14 @@ def kube(scenario, tmp_path_factory):
         stub.stop()
 
 
-class AsReader:
-    """A cluster-mode server, asked by READER (a client certificate of the stand-in's client CA)."""
-
-    def __init__(self, server: ServerProcess, kube: KubeStub) -> None:
-        self.server = server
-        self.tls = ssl.create_default_context()
-        self.tls.check_hostname = False
-        self.tls.verify_mode = ssl.CERT_NONE
-        self.tls.load_cert_chain(*kube.client_ca.issue(READER))
-
-    def get(self, path: str) -> Reply:
-        return self.server.get(path, tls=self.tls)
-
-    def stop(self) -> None:
-        self.server.stop()
+@pytest.fixture(scope="session")
+def as_reader(kube) -> ssl.SSLContext:
+    """A client TLS context presenting READER's certificate (of the stand-in's client CA)."""
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    tls.load_cert_chain(*kube.client_ca.issue(READER))
+    return tls
 
 
 @pytest.fixture(scope="session")
@@ -151,10 +142,9 @@ def cluster_api_server(kube, tmp_path_factory):
     """`cluster_api_server(url, mesh)` → a cluster-mode server on the store at `url`, one per (url, mesh)."""
     certs = tmp_path_factory.mktemp("cluster-server")
 
-    def make(url: str, mesh: str) -> AsReader:
-        server = ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
-                               "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
-        return AsReader(server, kube)
+    def make(url: str, mesh: str) -> ServerProcess:
+        return ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
+                             "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
 
     with server_pool(make) as start:
         yield start
@@ -180,10 +170,19 @@ def sight(case):
 
 @pytest.fixture(scope="module")
 def server(case, variant_servers, stores, request):
+    """The case's server, asked over one kept-alive connection; in cluster mode by READER (a client
+    certificate of the stand-in's client CA)."""
     engine, variant, mode = case
-    if mode == "cluster":
-        return request.getfixturevalue("cluster_api_server")(stores(engine, LAYER_OF[variant]).url, VARIANTS[variant].mesh)
-    return variant_servers(engine, variant)
+    if mode == "local":
+        client = KeptAlive(variant_servers(engine, variant).port)
+    else:
+        process = request.getfixturevalue("cluster_api_server")(stores(engine, LAYER_OF[variant]).url,
+                                                                VARIANTS[variant].mesh)
+        client = KeptAlive(process.port, request.getfixturevalue("as_reader"))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def assert_unseen(reply: Reply, sight, context: str) -> None:
