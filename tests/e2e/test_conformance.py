@@ -13,8 +13,11 @@ default variants, is the session's shared Prometheus.
 """
 from __future__ import annotations
 
+import math
 import os
 import ssl
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -53,6 +56,11 @@ READER = "conformance-reader"   # the one user the stand-in's SubjectAccessRevie
 
 LAYERS = layers()
 LAYER_OF = {name: i for i, group in enumerate(LAYERS) for name in group}
+# The stores built here serve this module only, which is done with each within minutes of building it:
+# they hold the samples from the longest window (5m) and a step before they were built to LAYER_AHEAD
+# after, a third of the scenario's 80 minutes to render and backfill (the session's shared Prometheus
+# holds them all).
+LAYER_BEHIND, LAYER_AHEAD = max(WINDOWS.values()) + 60, 20 * 60
 
 
 def test_every_variant_has_a_stated_sight_and_one_store():
@@ -66,28 +74,42 @@ def test_every_variant_has_a_stated_sight_and_one_store():
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+def recent(scenario):
+    """The part of ``scenario`` a store built now needs (LAYER_BEHIND, LAYER_AHEAD), on its sample grid."""
+    steps_gone = math.ceil((time.time() - LAYER_BEHIND - scenario.start) / scenario.step)
+    start = min(scenario.end, scenario.start + scenario.step * max(0, steps_gone))
+    return replace(scenario, start=start, end=min(scenario.end, start + LAYER_BEHIND + LAYER_AHEAD))
+
+
 @pytest.fixture(scope="session")
 def stores(request, scenario, tmp_path_factory):
     """`stores(engine, layer)` → a running store holding that layer's variants of ``scenario``, started on
-    first use (layer 0 on Prometheus is the session's shared one)."""
+    first use (layer 0 on Prometheus is the session's shared one; the others hold the `recent` samples)."""
     started: dict[tuple[str, int], object] = {}
+    samples_end: dict[tuple[str, int], int] = {}
 
     def start(engine: str, layer: int):
-        if (engine, layer) in started:
-            return started[(engine, layer)]
+        key = (engine, layer)
+        if key in samples_end and time.time() >= samples_end[key]:
+            pytest.fail(f"the {engine} store of layer {layer} holds samples until {samples_end[key]} only "
+                        f"(LAYER_AHEAD = {LAYER_AHEAD}s after it was built)")
+        if key in started:
+            return started[key]
+        part = recent(scenario)
         if engine == "prometheus" and layer == 0:
             server = request.getfixturevalue("prometheus")
+            part = scenario
         elif engine == "prometheus":
             data = tmp_path_factory.mktemp(f"prometheus-layer{layer}")
-            write_scenario(scenario, LAYERS[layer], data)
+            write_scenario(part, LAYERS[layer], data)
             server = PrometheusServer(data).start()
         else:
             if not os.path.exists(VICTORIA_METRICS):
                 pytest.skip(f"{VICTORIA_METRICS} is missing: install the Debian package 'victoria-metrics'")
             server = VictoriaMetricsServer(tmp_path_factory.mktemp(f"victoriametrics-layer{layer}"))
             server.start()
-            server.import_scenario(scenario, LAYERS[layer])
-        started[(engine, layer)] = server
+            server.import_scenario(part, LAYERS[layer])
+        started[key], samples_end[key] = server, part.end
         return server
 
     try:
@@ -173,11 +195,11 @@ def server(case, variant_servers, stores, request):
     """The case's server, asked over one kept-alive connection; in cluster mode by READER (a client
     certificate of the stand-in's client CA)."""
     engine, variant, mode = case
+    store = stores(engine, LAYER_OF[variant])   # (and its samples still reach now)
     if mode == "local":
         client = KeptAlive(variant_servers(engine, variant).port)
     else:
-        process = request.getfixturevalue("cluster_api_server")(stores(engine, LAYER_OF[variant]).url,
-                                                                VARIANTS[variant].mesh)
+        process = request.getfixturevalue("cluster_api_server")(store.url, VARIANTS[variant].mesh)
         client = KeptAlive(process.port, request.getfixturevalue("as_reader"))
     try:
         yield client
