@@ -25,6 +25,7 @@ from meshsim import VARIANTS, layers
 from meshsim.store import PrometheusServer, write_scenario
 from meshsim.victoria import VICTORIA_METRICS, VictoriaMetricsServer
 from metrics_api.apis.smi import API_PREFIX
+from metrics_api.pipeline.window import LEARN_RANGE
 from tests.support import truth
 from tests.support.expectations import (
     CLUSTER_SIGHT,
@@ -57,10 +58,11 @@ READER = "conformance-reader"   # the one user the stand-in's SubjectAccessRevie
 LAYERS = layers()
 LAYER_OF = {name: i for i, group in enumerate(LAYERS) for name in group}
 # The stores built here serve this module only, which is done with each within minutes of building it:
-# they hold the samples from the longest window (5m) and a step before they were built to LAYER_AHEAD
-# after, a third of the scenario's 80 minutes to render and backfill (the session's shared Prometheus
-# holds them all).
-LAYER_BEHIND, LAYER_AHEAD = max(WINDOWS.values()) + 60, 20 * 60
+# they hold the samples from a minute more than the servers look back (the longest window; the last
+# LEARN_RANGE, from which a server learns the scrape interval) before they were built to LAYER_AHEAD
+# after, two fifths of the scenario's 80 minutes to render and backfill (the session's shared
+# Prometheus holds them all).
+LAYER_BEHIND, LAYER_AHEAD = int(max(LEARN_RANGE, *WINDOWS.values())) + 60, 20 * 60
 
 
 def test_every_variant_has_a_stated_sight_and_one_store():
