@@ -92,6 +92,8 @@ def server_pool(make: Callable[..., "ServerProcess"]) -> Iterator[Callable[..., 
     try:
         yield start
     finally:
+        for server in started.values():   # all shut down together (~0.2 s each)
+            server.terminate()
         for server in started.values():
             server.stop()
 
@@ -109,6 +111,7 @@ class ServerProcess:
         args = [*command, "serve", *mode, "--prometheus-url", prometheus_url,
                 "--secure-port", str(self.port), "--cert-dir", str(cert_dir), *extra]
         self._log = open(self.log_path, "ab")
+        self._terminated = False
         self.proc = subprocess.Popen(args, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         self._wait()
@@ -128,9 +131,15 @@ class ServerProcess:
     def get(self, path: str, **options) -> Reply:
         return https_request(self.url + path, **options)
 
+    def terminate(self) -> None:
+        """Ask the server to shut down (one SIGTERM) without waiting for it."""
+        if self.proc.poll() is None and not self._terminated:
+            self.proc.terminate()
+            self._terminated = True
+
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.terminate()
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
