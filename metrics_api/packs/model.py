@@ -18,7 +18,8 @@ Three optional keys describe meshes whose labels do not hold names verbatim (doc
 `derived_labels` (labels a template creates with `label_replace`, selected through the label they
 are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind), with
 `kind_label_optional` when some deployments of the mesh lack that label (then series without it are
-read kind-blind: served as Deployments only, peers reported as Deployments).
+read kind-blind: served as Deployments only, peers reported as Deployments; with Kubernetes access,
+for the kind asked, the cluster's kinds deciding).
 
 Two more say what the series identify, for meshes that do not name workload kinds: `cluster.kinds`
 (views used only with Kubernetes access, whose identity `identifies` a Pod or a Service that the

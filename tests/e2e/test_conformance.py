@@ -1,9 +1,9 @@
 """One conformance suite for every mesh variant: the same simulated traffic, rendered as each variant's
 own series (its buckets, units and label spelling: Istio sidecars or ambient waypoints, Kuma's naming
 modes, Hubble with or without kinds, ...), must give the same TrafficMetrics through the server and the
-mesh's one pack, on a real Prometheus and on a real VictoriaMetrics: every variant in --local mode, and
-each mesh's default variant in cluster mode too (the server on the Kubernetes stand-in, which holds the
-scenario's workloads, pods, Services and EndpointSlices, and a user its SubjectAccessReviews allow).
+mesh's one pack, on a real Prometheus and on a real VictoriaMetrics: every variant in --local mode and
+in cluster mode (the server on the Kubernetes stand-in, which holds the scenario's workloads, pods,
+Services and EndpointSlices, and a user its SubjectAccessReviews allow).
 Expected values come from tests/truth.py, which only knows the scenario; what a mesh cannot observe is
 stated in SIGHT / CLUSTER_SIGHT (tests/support/expectations.py), never skipped silently.
 
