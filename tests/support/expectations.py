@@ -92,7 +92,8 @@ SIGHT: dict[str, Sight] = {
     "cilium": Sight({**{k: Kind() for k in (*WORKLOADS, "Pod", "Namespace")}}),
 }
 MESHES = tuple(SIGHT)
-# Variants whose sight differs from their mesh's default.
+
+
 def _pods_hidden(sight: Sight, namespaces: frozenset[str] | None, **changes) -> Sight:
     """`sight` with the pods of `namespaces` (None: all) never named by the series."""
     return replace(sight, kinds={**sight.kinds, "Pod": replace(sight.kinds["Pod"], hidden=namespaces)}, **changes)
@@ -102,6 +103,7 @@ def _pods_hidden(sight: Sight, namespaces: frozenset[str] | None, **changes) -> 
 # namespace/pod of waypoint series are the waypoint's: the pods behind it are unseen (pods keep their
 # edges where a sidecar reports them: the pack serves pods/edges).
 WAYPOINTS = {"istio-ambient": None, "istio-mixed": frozenset({"pay"})}
+# Variants whose sight differs from their mesh's default.
 VARIANT_SIGHT: dict[str, Sight] = {
     **{variant: _pods_hidden(SIGHT["istio"], behind, kinds_unread=behind) for variant, behind in WAYPOINTS.items()},
     # without *_workload_kind, workloads are read kind-blind
