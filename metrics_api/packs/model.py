@@ -18,7 +18,8 @@ Three optional keys describe meshes whose labels do not hold names verbatim (doc
 `derived_labels` (labels a template creates with `label_replace`, selected through the label they
 are parsed from) and an identity's `kind_label` (a label whose value is the resource's kind), with
 `kind_label_optional` when some deployments of the mesh lack that label (then series without it are
-read kind-blind: served as Deployments only, peers reported as Deployments).
+read kind-blind: served as Deployments only, peers reported as Deployments; with Kubernetes access,
+for the kind asked, the cluster's kinds deciding).
 
 Two more say what the series identify, for meshes that do not name workload kinds: `cluster.kinds`
 (views used only with Kubernetes access, whose identity `identifies` a Pod or a Service that the
@@ -171,15 +172,15 @@ class Pack:
     backends: Backends = NO_BACKENDS
     cluster_kinds: dict[str, KindSupport] = field(default_factory=dict)   # replace/add with Kubernetes access
     workload_pods: tuple[WorkloadPods, ...] = ()
+    kinds_from_cluster: bool = False   # served with Kubernetes access: the cluster knows each workload's kind
 
     def side(self, view: View | BackendView) -> Side | None:
         return self.sides.get(view.source.name)
 
     def for_cluster(self) -> Pack:
-        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds."""
-        if not self.cluster_kinds:
-            return self
-        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={})
+        """The pack as served with Kubernetes access: `cluster.kinds` replace or add kinds, and series
+        without an optional kind label are read for whichever kind is asked (pipeline/plan.py)."""
+        return replace(self, kinds={**self.kinds, **self.cluster_kinds}, cluster_kinds={}, kinds_from_cluster=True)
 
     def support(self, plural: str) -> KindSupport | None:
         return self.kinds.get(plural)

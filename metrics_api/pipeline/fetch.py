@@ -12,7 +12,8 @@ from cachetools import TTLCache
 from metrics_api.core.errors import ApiError
 from metrics_api.core.singleflight import SingleFlight
 from metrics_api.core.telemetry import Telemetry
-from metrics_api.store.prometheus import PrometheusClient, Series
+from metrics_api.store.prometheus import PrometheusClient, Vector
+from metrics_api.store.vector import LazyVector
 
 
 class Fetcher:
@@ -27,22 +28,22 @@ class Fetcher:
         # Sized in (estimated) bytes; every entry weighs at least max_bytes / max_entries, which
         # bounds the entry count too.
         least = max(max_bytes // max_entries, 1)
-        self._cache: TTLCache[tuple[str, float], list[Series]] | None = (
+        self._cache: TTLCache[tuple[str, float], Vector] | None = (
             TTLCache(maxsize=max_bytes, ttl=ttl * 2, getsizeof=lambda result: max(_weight(result), least))
             if ttl > 0 else None
         )
-        self._flights: SingleFlight[tuple[str, float], list[Series]] = SingleFlight()
+        self._flights: SingleFlight[tuple[str, float], Vector] = SingleFlight()
 
     def evaluation_time(self, now: float | None = None) -> float:
         now = time.time() if now is None else now
         return math.floor(now / self.ttl) * self.ttl if self.ttl > 0 else round(now, 3)
 
-    async def fetch(self, queries: Sequence[str], at: float, budget: float) -> list[list[Series]]:
+    async def fetch(self, queries: Sequence[str], at: float, budget: float) -> list[Vector]:
         """Results in the order of `queries`; the first failure (an ApiError) is raised."""
         deadline = time.monotonic() + budget
         return list(await asyncio.gather(*(self._one(q, at, deadline) for q in queries)))
 
-    async def _one(self, query: str, at: float, deadline: float) -> list[Series]:
+    async def _one(self, query: str, at: float, deadline: float) -> Vector:
         key = (query, at)
         if self._cache is not None:
             cached = self._cache.get(key)
@@ -52,7 +53,7 @@ class Fetcher:
         self._telemetry.cache.labels("coalesced" if self._flights.in_flight(key) else "miss").inc()
         return await self._flights.run(key, lambda: self._run(query, at, deadline))
 
-    async def _run(self, query: str, at: float, deadline: float) -> list[Series]:
+    async def _run(self, query: str, at: float, deadline: float) -> Vector:
         started = time.monotonic()
         try:
             result = await self.client.query(query, at, timeout=max(deadline - started, 0.001))
@@ -68,7 +69,10 @@ class Fetcher:
         return result
 
 
-def _weight(result: list[Series]) -> int:
-    """Roughly the bytes a decoded result holds: per series its label strings plus object overhead
-    (measured: 25,000 series of a 5,000-pod list hold 16 MiB, about 650 bytes each)."""
+def _weight(result: Vector) -> int:
+    """Roughly the bytes a result holds. Decoded: per series its label strings plus object overhead
+    (measured: 25,000 series of a 5,000-pod list hold 16 MiB, about 650 bytes each); decoded as read:
+    the body."""
+    if isinstance(result, LazyVector):
+        return result.nbytes
     return 64 + sum(500 + sum(len(k) + len(v) for k, v in series["metric"].items()) for series in result)

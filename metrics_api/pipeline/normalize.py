@@ -18,7 +18,7 @@ from metrics_api.store.prometheus import Series
 LARGEST = float(MAX_INT64)
 
 
-def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[list[Series]]) -> list[Row]:
+def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[Sequence[Series]]) -> list[Row]:
     """Rows keyed by (resource, direction, peer). Counts define which rows exist; bucket rates are summed
     into each row's `buckets` (several series of one row, e.g. a workload's pods, add up), and latency
     quantiles are computed from them once rows are final (quantile.with_quantiles); bucket series
@@ -45,13 +45,33 @@ def normalize(pack: Pack, planned: Sequence[PlannedQuery], results: Sequence[lis
                     row.success = min(row.success + value, LARGEST)
     for query, series in zip(planned, results):
         if query.measure is Measure.BUCKETS:
-            for item in series:
-                key = _key(pack, query, item["metric"])
-                row = rows.get(key) if key else None
-                bound = parse_le(item["metric"].get("le", ""))
-                if row is not None and bound is not None:   # Prometheus skips a series whose `le` is no number
-                    row.buckets[bound] = row.buckets.get(bound, 0.0) + number(item)
+            _add_buckets(pack, query, series, rows)
     return sorted(rows.values(), key=lambda r: r.sort_key)
+
+
+def _add_buckets(pack: Pack, query: PlannedQuery, series: Sequence[Series], rows: dict[tuple, Row]) -> None:
+    """Each bucket series' rate added to its row's bucket. A row depends only on the labels other than
+    `le`, and a bound only on `le`: both are worked out once per distinct value (a 5,000-pod list has
+    130,000 bucket series, 26 per pod; working out each one's row took most of normalize's time)."""
+    row_of: dict[tuple, Row | None] = {}
+    bound_of: dict[str, float | None] = {}
+    for item in series:
+        labels = item["metric"]
+        identity = tuple(pair for pair in labels.items() if pair[0] != "le")
+        try:
+            row = row_of[identity]
+        except KeyError:
+            key = _key(pack, query, labels)
+            row = row_of[identity] = rows.get(key) if key else None
+        if row is None:
+            continue
+        le = labels.get("le", "")
+        try:
+            bound = bound_of[le]
+        except KeyError:
+            bound = bound_of[le] = parse_le(le)
+        if bound is not None:   # Prometheus skips a series whose `le` is no number
+            row.buckets[bound] = row.buckets.get(bound, 0.0) + number(item)
 
 
 def resource_side(pack: Pack, kind: Kind) -> Side | None:
@@ -67,13 +87,6 @@ def number(item: Series) -> float:
     except ValueError:
         raise internal(f"Prometheus answered a sample value that is not a number: {item['value'][1][:40]!r}") from None
     return value if math.isfinite(value) and value > 0 else 0.0
-
-
-def _bound(le: str) -> float | None:
-    try:
-        return float(le)   # also "+Inf" and Go's "1.8e+06"
-    except ValueError:
-        return None
 
 
 def _key(pack: Pack, query: PlannedQuery, labels: dict[str, str]) -> tuple | None:

@@ -119,9 +119,7 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     derived = {} if recorded else pack.derived
     identity = view.self
     matchers = []
-    if identity.kind_label and identity.kind_optional and kind == _kind_blind_default(pack):
-        # series without the kind label are served under one kind only, the pack's first workload kind
-        # (Deployment): never one workload under two kinds (docs/meshes.md)
+    if identity.kind_label and identity.kind_optional and _reads_kindless(pack, kind, target):
         matchers.append(promql.matches(identity.kind_label, promql.regex_escape(kind.name) + "|"))
     elif identity.kind_label:
         matchers.append(promql.equals(identity.kind_label, kind.name))
@@ -135,6 +133,16 @@ def _matchers(pack: Pack, view: View, kind: Kind, target: Target, recorded: bool
     else:
         matchers.append(promql.not_empty(identity.name))
     return matchers
+
+
+def _reads_kindless(pack: Pack, kind: Kind, target: Target) -> bool:
+    """Whether the query for `kind` reads the series that lack the optional kind label. Each such series
+    is read once per request, never one workload under two kinds (docs/meshes.md): under the pack's
+    first workload kind (Deployment), or, with Kubernetes access and one kind asked, under that kind,
+    where the cluster's kinds then drop the workloads of another kind (pipeline/kinds.py with_kinds)."""
+    if pack.kinds_from_cluster and len(target.kinds) == 1:
+        return True
+    return kind == _kind_blind_default(pack)
 
 
 def _kind_blind_default(pack: Pack) -> Kind | None:

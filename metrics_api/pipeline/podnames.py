@@ -13,6 +13,7 @@ The rule (docs/meshes.md, "Workload kinds without Kubernetes"):
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from metrics_api.packs.model import WorkloadPods
 from metrics_api.pipeline.kinds import KindTable
@@ -35,7 +36,7 @@ def kind_of_pod(workload: str, pod: str) -> str | None:
     return None
 
 
-def kinds_from_pods(declarations: tuple[WorkloadPods, ...], results: list[list[Series]]) -> KindTable:
+def kinds_from_pods(declarations: tuple[WorkloadPods, ...], results: list[Sequence[Series]]) -> KindTable:
     """Each workload's kind: the one its pods' names agree on, else the declaration's default."""
     seen: dict[tuple[str, str], set[str | None]] = {}
     defaults: dict[tuple[str, str], str] = {}

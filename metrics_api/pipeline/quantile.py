@@ -41,18 +41,33 @@ def parse_le(text: str) -> float | None:
 
 def bucket_quantile(q: float, buckets: Iterable[Bucket]) -> float:
     """Prometheus' histogram_quantile(q, …) of one series group; NaN where it answers NaN."""
+    return quantile_of(q, prepared(buckets))
+
+
+Prepared = tuple[list[float], list[float]] | None   # (bounds, cumulative counts) ready to search; None: NaN
+
+
+def prepared(buckets: Iterable[Bucket]) -> Prepared:
+    """What bucketQuantile does to the buckets before it looks for a rank: done once for p50, p90 and p99."""
+    ordered = sorted(buckets, key=lambda bucket: bucket[0])
+    if not ordered or not math.isinf(ordered[-1][0]) or ordered[-1][0] < 0:
+        return None
+    bounds, counts = _coalesce(ordered)
+    _correct_precision_errors(counts)
+    _ensure_monotonic(counts)
+    return bounds, counts
+
+
+def quantile_of(q: float, ready: Prepared) -> float:
     if math.isnan(q):
         return math.nan
     if q < 0:
         return -math.inf
     if q > 1:
         return math.inf
-    ordered = sorted(buckets, key=lambda bucket: bucket[0])
-    if not ordered or not math.isinf(ordered[-1][0]) or ordered[-1][0] < 0:
+    if ready is None:
         return math.nan
-    bounds, counts = _coalesce(ordered)
-    _correct_precision_errors(counts)
-    _ensure_monotonic(counts)
+    bounds, counts = ready
     if len(bounds) < 2:
         return math.nan
     observations = counts[-1]
@@ -115,9 +130,9 @@ def with_quantiles(rows: list[Row], scale: float) -> list[Row]:
     clients read them into."""
     for row in rows:
         if row.buckets:
-            buckets = list(row.buckets.items())
+            ready = prepared(row.buckets.items())
             for measure, quantile in QUANTILES.items():
-                value = bucket_quantile(quantile, buckets)
+                value = quantile_of(quantile, ready)
                 if math.isfinite(value) and value > 0:
                     row.latency_ms[measure] = min(value * scale, LARGEST)
             row.buckets = {}

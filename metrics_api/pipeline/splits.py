@@ -115,7 +115,7 @@ class SplitAnswers:
                          Measure.COUNTS),
                 _Planned(fill(view.source.buckets, selector, by, duration), index, Measure.BUCKETS)]
 
-    def _measured(self, planned: Sequence[_Planned], results: Sequence[list[Series]]
+    def _measured(self, planned: Sequence[_Planned], results: Sequence[Sequence[Series]]
                   ) -> tuple[dict[_Key, tuple[float, float]], dict[_Key, dict[float, float]]]:
         """_key → (success, failure), and _key → the backend's summed bucket rates (`le` → rate)."""
         counts: dict[_Key, list[float]] = {}

@@ -6,10 +6,14 @@ a 404, and with a 30 s interval the default 30 s window emptied every answer). S
 shorter than two scrape intervals is widened to exactly two, the answer's `window` says what was
 measured, and a `Warning` header says why (docs/operations.md).
 
-The interval is --scrape-interval, or learned from the store: the most samples any series of the pack's
-`detect` selector holds over LEARN_RANGE (`max(count_over_time(...))`, plain PromQL that Prometheus,
-Thanos, Mimir and VictoriaMetrics all answer), once while the server starts (bounded, so a store that is
-down does not delay it), then in the background every RELEARN_SECONDS (every RETRY_SECONDS until known)."""
+The interval is --scrape-interval, or learned from the store: LEARN_RANGE divided by the most samples a
+series of the pack's `detect` selector holds over it (`max(count_over_time(...))`, plain PromQL that
+Prometheus, Thanos, Mimir and VictoriaMetrics all answer). Only a series that already existed LEARN_RANGE
+ago (`and <detect> offset …`) spans the whole range; a younger one (a store or proxies started minutes
+ago) holds fewer samples and would look scraped less often: a 15s window was widened to 47s on a store
+with four minutes of 10 s samples. Until some series is old enough, the same is asked over the shorter
+YOUNGER_RANGES, and learning is retried every RETRY_SECONDS; once settled, every RELEARN_SECONDS. The first attempt is made while the server starts (bounded, so a store
+that is down does not delay it)."""
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +31,7 @@ from metrics_api.store.prometheus import PrometheusClient
 log = logging.getLogger("metrics_api")
 
 LEARN_RANGE = 600.0      # seconds of samples counted: many samples even at a 60 s interval
+YOUNGER_RANGES = (300.0, 120.0)   # tried in turn while no series spans LEARN_RANGE yet
 RELEARN_SECONDS = 3600.0  # an operator may change the scrape interval
 RETRY_SECONDS = 30.0      # while the store is down or holds no pack series yet
 
@@ -62,32 +67,40 @@ class WindowFloor:
         """Learn once now, within `first_timeout`, then keep learning in the background."""
         if self.configured > 0:
             return
-        self.interval = await self._learn(min(first_timeout, self.timeout))
-        self._background.start(self._keep_learning())
+        self.interval, settled = await self._learn(min(first_timeout, self.timeout))
+        self._background.start(self._keep_learning(settled))
 
     async def stop(self) -> None:
         await self._background.stop()
 
-    async def _keep_learning(self) -> None:
+    async def _keep_learning(self, settled: bool) -> None:
         while True:
-            await asyncio.sleep(RELEARN_SECONDS if self.interval else RETRY_SECONDS)
-            learned = await self._learn(self.timeout)
+            await asyncio.sleep(RELEARN_SECONDS if settled else RETRY_SECONDS)
+            learned, settled = await self._learn(self.timeout)
             if learned and learned != self.interval:
                 log.info("scrape interval of the %s series: %gs (windows shorter than %gs are widened)",
                          self.detect, learned, math.ceil(2 * learned))
             self.interval = learned or self.interval
 
-    async def _learn(self, timeout: float) -> float | None:
-        promql = f"max(count_over_time({self.detect}[{int(LEARN_RANGE)}s]))"
+    async def _learn(self, timeout: float) -> tuple[float | None, bool]:
+        """The interval (None: unknown) and whether it was measured on series that span LEARN_RANGE."""
+        for seconds in (LEARN_RANGE, *YOUNGER_RANGES):
+            counted = f"count_over_time({self.detect}[{int(seconds)}s])"
+            samples = await self._samples(f"max({counted} and {self.detect} offset {int(seconds)}s)", timeout)
+            if samples is None:
+                return None, False
+            if samples >= 2:   # not NaN
+                return seconds / samples, seconds == LEARN_RANGE
+        return None, False
+
+    async def _samples(self, promql: str, timeout: float) -> float | None:
+        """The query's one value; 0 when it has none; None when the store cannot say."""
         try:
             series = await self.prometheus.query(promql, time.time(), timeout)
         except ApiError as exc:
             log.debug("cannot learn the scrape interval yet: %s", exc.message)
             return None
         try:
-            samples = float(series[0]["value"][1]) if series else 0.0
+            return float(series[0]["value"][1]) if series else 0.0
         except ValueError:
             return None
-        if not samples >= 2:   # NaN too
-            return None
-        return LEARN_RANGE / samples

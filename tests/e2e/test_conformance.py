@@ -1,9 +1,9 @@
 """One conformance suite for every mesh variant: the same simulated traffic, rendered as each variant's
 own series (its buckets, units and label spelling: Istio sidecars or ambient waypoints, Kuma's naming
 modes, Hubble with or without kinds, ...), must give the same TrafficMetrics through the server and the
-mesh's one pack, on a real Prometheus and on a real VictoriaMetrics: every variant in --local mode, and
-each mesh's default variant in cluster mode too (the server on the Kubernetes stand-in, which holds the
-scenario's workloads, pods, Services and EndpointSlices, and a user its SubjectAccessReviews allow).
+mesh's one pack, on a real Prometheus and on a real VictoriaMetrics: every variant in --local mode and
+in cluster mode (the server on the Kubernetes stand-in, which holds the scenario's workloads, pods,
+Services and EndpointSlices, and a user its SubjectAccessReviews allow).
 Expected values come from tests/truth.py, which only knows the scenario; what a mesh cannot observe is
 stated in SIGHT / CLUSTER_SIGHT (tests/support/expectations.py), never skipped silently.
 
@@ -13,8 +13,11 @@ default variants, is the session's shared Prometheus.
 """
 from __future__ import annotations
 
+import math
 import os
 import ssl
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -22,10 +25,10 @@ from meshsim import VARIANTS, layers
 from meshsim.store import PrometheusServer, write_scenario
 from meshsim.victoria import VICTORIA_METRICS, VictoriaMetricsServer
 from metrics_api.apis.smi import API_PREFIX
+from metrics_api.pipeline.window import LEARN_RANGE
 from tests.support import truth
 from tests.support.expectations import (
     CLUSTER_SIGHT,
-    MESHES,
     PLURALS,
     WINDOW_TEXT,
     WINDOWS,
@@ -42,7 +45,7 @@ from tests.support.expectations import (
     sight_of,
 )
 from tests.support.kube_stub import KubeStub, objects_of
-from tests.support.serverproc import Reply, ServerProcess, server_pool
+from tests.support.serverproc import KeptAlive, Reply, ServerProcess, server_pool
 from tests.support.truth import Ref
 
 P = API_PREFIX
@@ -54,10 +57,17 @@ READER = "conformance-reader"   # the one user the stand-in's SubjectAccessRevie
 
 LAYERS = layers()
 LAYER_OF = {name: i for i, group in enumerate(LAYERS) for name in group}
+# The stores built here serve this module only, which is done with each within minutes of building it:
+# they hold the samples from a minute more than the servers look back (the longest window; the last
+# LEARN_RANGE, from which a server learns the scrape interval) before they were built to LAYER_AHEAD
+# after, two fifths of the scenario's 80 minutes to render and backfill (the session's shared
+# Prometheus holds them all).
+LAYER_BEHIND, LAYER_AHEAD = int(max(LEARN_RANGE, *WINDOWS.values())) + 60, 20 * 60
 
 
 def test_every_variant_has_a_stated_sight_and_one_store():
     assert {name: bool(sight_of(name).kinds) for name in VARIANTS} == {name: True for name in VARIANTS}
+    assert {name: CLUSTER_SIGHT[name].cluster for name in VARIANTS} == {name: True for name in VARIANTS}
     assert sorted(LAYER_OF) == sorted(VARIANTS)
     for group in LAYERS:
         assert len({VARIANTS[name].mesh for name in group}) == len(group), group
@@ -66,28 +76,42 @@ def test_every_variant_has_a_stated_sight_and_one_store():
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+def recent(scenario):
+    """The part of ``scenario`` a store built now needs (LAYER_BEHIND, LAYER_AHEAD), on its sample grid."""
+    steps_gone = math.ceil((time.time() - LAYER_BEHIND - scenario.start) / scenario.step)
+    start = min(scenario.end, scenario.start + scenario.step * max(0, steps_gone))
+    return replace(scenario, start=start, end=min(scenario.end, start + LAYER_BEHIND + LAYER_AHEAD))
+
+
 @pytest.fixture(scope="session")
 def stores(request, scenario, tmp_path_factory):
     """`stores(engine, layer)` → a running store holding that layer's variants of ``scenario``, started on
-    first use (layer 0 on Prometheus is the session's shared one)."""
+    first use (layer 0 on Prometheus is the session's shared one; the others hold the `recent` samples)."""
     started: dict[tuple[str, int], object] = {}
+    samples_end: dict[tuple[str, int], int] = {}
 
     def start(engine: str, layer: int):
-        if (engine, layer) in started:
-            return started[(engine, layer)]
+        key = (engine, layer)
+        if key in samples_end and time.time() >= samples_end[key]:
+            pytest.fail(f"the {engine} store of layer {layer} holds samples until {samples_end[key]} only "
+                        f"(LAYER_AHEAD = {LAYER_AHEAD}s after it was built)")
+        if key in started:
+            return started[key]
+        part = recent(scenario)
         if engine == "prometheus" and layer == 0:
             server = request.getfixturevalue("prometheus")
+            part = scenario
         elif engine == "prometheus":
             data = tmp_path_factory.mktemp(f"prometheus-layer{layer}")
-            write_scenario(scenario, LAYERS[layer], data)
+            write_scenario(part, LAYERS[layer], data)
             server = PrometheusServer(data).start()
         else:
             if not os.path.exists(VICTORIA_METRICS):
                 pytest.skip(f"{VICTORIA_METRICS} is missing: install the Debian package 'victoria-metrics'")
             server = VictoriaMetricsServer(tmp_path_factory.mktemp(f"victoriametrics-layer{layer}"))
             server.start()
-            server.import_scenario(scenario, LAYERS[layer])
-        started[(engine, layer)] = server
+            server.import_scenario(part, LAYERS[layer])
+        started[key], samples_end[key] = server, part.end
         return server
 
     try:
@@ -102,8 +126,6 @@ def stores(request, scenario, tmp_path_factory):
 def variant_servers(request, stores, tmp_path_factory):
     """`variant_servers(engine, variant)` → a ServerProcess (`--local`, the variant's mesh pack) on the store of
     the variant's layer; on the shared Prometheus, the session's `api_server` pool."""
-    from tests.support.serverproc import ServerProcess, server_pool
-
     certs = tmp_path_factory.mktemp("variant-servers")
 
     def make(engine: str, layer: int, mesh: str) -> ServerProcess:
@@ -129,21 +151,14 @@ def kube(scenario, tmp_path_factory):
         stub.stop()
 
 
-class AsReader:
-    """A cluster-mode server, asked by READER (a client certificate of the stand-in's client CA)."""
-
-    def __init__(self, server: ServerProcess, kube: KubeStub) -> None:
-        self.server = server
-        self.tls = ssl.create_default_context()
-        self.tls.check_hostname = False
-        self.tls.verify_mode = ssl.CERT_NONE
-        self.tls.load_cert_chain(*kube.client_ca.issue(READER))
-
-    def get(self, path: str) -> Reply:
-        return self.server.get(path, tls=self.tls)
-
-    def stop(self) -> None:
-        self.server.stop()
+@pytest.fixture(scope="session")
+def as_reader(kube) -> ssl.SSLContext:
+    """A client TLS context presenting READER's certificate (of the stand-in's client CA)."""
+    tls = ssl.create_default_context()
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+    tls.load_cert_chain(*kube.client_ca.issue(READER))
+    return tls
 
 
 @pytest.fixture(scope="session")
@@ -151,17 +166,16 @@ def cluster_api_server(kube, tmp_path_factory):
     """`cluster_api_server(url, mesh)` → a cluster-mode server on the store at `url`, one per (url, mesh)."""
     certs = tmp_path_factory.mktemp("cluster-server")
 
-    def make(url: str, mesh: str) -> AsReader:
-        server = ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
-                               "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
-        return AsReader(server, kube)
+    def make(url: str, mesh: str) -> ServerProcess:
+        return ServerProcess(url, "--mesh", mesh, "--kubeconfig", str(kube.kubeconfig()),
+                             "--bind-address", "127.0.0.1", cert_dir=certs, local=False)
 
     with server_pool(make) as start:
         yield start
 
 
-@pytest.fixture(scope="module", params=[(e, v, "local") for e in ENGINES for v in VARIANTS]
-                + [(e, m, "cluster") for e in ENGINES for m in MESHES], ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
+@pytest.fixture(scope="module", params=[(e, v, mode) for mode in ("local", "cluster") for e in ENGINES for v in VARIANTS],
+                ids=lambda p: f"{p[2]}-{p[0]}-{p[1]}")
 def case(request):
     return request.param
 
@@ -180,10 +194,19 @@ def sight(case):
 
 @pytest.fixture(scope="module")
 def server(case, variant_servers, stores, request):
+    """The case's server, asked over one kept-alive connection; in cluster mode by READER (a client
+    certificate of the stand-in's client CA)."""
     engine, variant, mode = case
-    if mode == "cluster":   # the default variants: layer 0 of each engine
-        return request.getfixturevalue("cluster_api_server")(stores(engine, 0).url, variant)
-    return variant_servers(engine, variant)
+    store = stores(engine, LAYER_OF[variant])   # (and its samples still reach now)
+    if mode == "local":
+        client = KeptAlive(variant_servers(engine, variant).port)
+    else:
+        process = request.getfixturevalue("cluster_api_server")(store.url, VARIANTS[variant].mesh)
+        client = KeptAlive(process.port, request.getfixturevalue("as_reader"))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def assert_unseen(reply: Reply, sight, context: str) -> None:
@@ -207,24 +230,33 @@ def test_discovery_lists_exactly_the_stated_kinds_and_edges(server, sight):
         assert server.get(f"{P}/{PLURALS[kind]}").status == 404, kind
 
 
-@pytest.mark.parametrize("window", WINDOWS)
-def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, window):
+@pytest.fixture(scope="module")
+def windows(case) -> tuple[str, ...]:
+    """The windows every resource is asked for: all of them in --local mode; in cluster mode 5m only. The
+    window changes only the range of the store's queries, which the --local case of the same variant
+    runs for every window through the same pipeline; what cluster mode adds (owners, kinds, zeros for
+    objects the mesh never saw) does not depend on it. (Cluster lists and edges ask for 1m, the dotted
+    name for the default 30s: every window is still asked in cluster mode.)"""
+    return tuple(WINDOWS) if case[2] == "local" else ("5m",)
+
+
+def test_get_every_resource_of_every_served_kind(server, scenario, mesh, sight, windows):
     checked = 0
-    for kind in served(sight):
+    for kind, window in ((k, w) for w in windows for k in served(sight)):
         for ref in truth.resources(scenario, kind):
             if ref.name in sight.merged:   # SIGHT: one series for two objects, no numbers of its own
                 continue
             reply = server.get(f"{path_of(as_served(sight, ref))}?t={window}")
             if not observable(scenario, sight, ref):
-                assert_unseen(reply, sight, f"{mesh} {ref}")
+                assert_unseen(reply, sight, f"{mesh} {ref} {window}")
                 continue
-            assert reply.status == 200, f"{mesh} {ref}: {reply.body[:300]}"
+            assert reply.status == 200, f"{mesh} {ref} {window}: {reply.body[:300]}"
             item = reply.json()
             assert item["kind"] == "TrafficMetrics" and item["window"] == WINDOW_TEXT[window]
             assert item["resource"]["name"] == ref.name and item["resource"]["kind"] == reported_kind(sight, ref.kind, ref.namespace)
-            assert_matches(item, resource_truth(scenario, mesh, sight, ref, WINDOWS[window]), f"{mesh} {ref}")
+            assert_matches(item, resource_truth(scenario, mesh, sight, ref, WINDOWS[window]), f"{mesh} {ref} {window}")
             checked += 1
-    assert checked >= 15
+    assert checked >= 15 * len(windows)
 
 
 def test_lists_in_a_namespace_and_across_namespaces(server, scenario, mesh, sight):

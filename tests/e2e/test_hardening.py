@@ -2,11 +2,16 @@
 huge and malformed Prometheus answers, and the other hostile-input findings that need HTTP."""
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meshsim.scenario import default_scenario
+from meshsim.store import PrometheusServer, write_scenario
 from metrics_api.apis.smi import API_PREFIX
 
 MAX_INT64 = (1 << 63) - 1   # Go int64, the range of a Table integer cell
@@ -264,6 +269,24 @@ def test_a_window_shorter_than_two_samples_is_widened_and_reported(uncached):
     assert _values(reply.json())["success_count"] != "0"
     plain = uncached.get(f"{WEB}?t=1m")
     assert plain.json()["window"] == "1m0s" and "Warning" not in plain.headers
+
+
+def test_the_interval_is_learned_right_on_a_store_with_minutes_of_history(tmp_path):
+    """Series only four minutes old (a fresh Prometheus or fresh proxies) hold 24 samples of the 10 s interval
+    over the 10 minutes counted: read as 600 s / 26 = 23 s, a 15 s window was widened to 47 s instead of 20 s."""
+    now = int(time.time())
+    young = dataclasses.replace(default_scenario(now), start=now - now % 10 - 240)
+    write_scenario(young, ["linkerd"], tmp_path / "tsdb")
+    store = PrometheusServer(tmp_path / "tsdb").start()
+    server = ServerProcess(store.url, "--mesh", "linkerd", "--cache-ttl", "0", cert_dir=tmp_path)
+    try:
+        reply = server.get(f"{WEB}?t=15s")
+        assert reply.status == 200, reply.body[:300]
+        # Learned over the last 120 s: 12 or 13 samples (both ends of the range count), 10 s or 9.2 s.
+        assert reply.json()["window"] in ("19s", "20s"), reply.headers.get("Warning")
+    finally:
+        server.stop()
+        store.stop()
 
 
 def test_scrape_interval_flag_widens_the_default_window(proxy, tmp_path):

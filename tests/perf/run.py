@@ -105,11 +105,16 @@ def slowest_direct(store_url: str, queries: list[str], seconds: float) -> dict[s
 
 def cached(store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     """The cached GET against the ceiling, on each event loop: server and ceiling on the same one."""
-    return {loop.value: _cached_on(loop, store_url, workdir, args) for loop in EventLoop}
+    results = {loop.value: _cached_on(loop, store_url, workdir, args) for loop in EventLoop}
+    if args.baseline:   # a checkout from before --event-loop: asyncio's loop
+        results["baseline"] = _cached_on(EventLoop.ASYNCIO, store_url, workdir, args, Path(args.baseline))
+    return results
 
 
-def _cached_on(loop: EventLoop, store_url: str, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    server = ServerProcess(store_url, "--mesh", "linkerd", "--event-loop", loop.value, cert_dir=workdir / "certs")
+def _cached_on(loop: EventLoop, store_url: str, workdir: Path, args: argparse.Namespace,
+               checkout: Path = REPO) -> dict[str, Any]:
+    flags = ("--event-loop", loop.value) if checkout == REPO else ()
+    server = ServerProcess(store_url, "--mesh", "linkerd", *flags, cert_dir=workdir / "certs", cwd=checkout)
     body = server.get(CACHED_PATH).body
     body_file = workdir / "ceiling-body.json"
     body_file.write_bytes(body)
@@ -248,51 +253,61 @@ def rss_kib(pid: int, field: str) -> int:
 
 
 def scale(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per size: the store's own cost of the list and edges queries (ours and those of before issue 15),
+    then our server on it, and the --baseline checkout's server on the same store in the same run."""
     results: dict[str, Any] = {}
     for pods in args.sizes:
         started = time.monotonic()
         store = prometheus_with(scale_scenario(pods), ("linkerd",), workdir / f"scale-{pods}")
-        load_seconds = time.monotonic() - started
         try:
-            # Prometheus itself needs more than the default 10 s budget for the largest lists.
-            budget = ("--request-timeout", "120")
-            cold_server = ServerProcess(store.url, "--mesh", "linkerd", "--cache-ttl", "0", *budget,
-                                        cert_dir=workdir / "certs")
-            warm_server = ServerProcess(store.url, "--mesh", "linkerd", *budget, cert_dir=workdir / "certs")
-            try:
-                entry: dict[str, Any] = {"load_seconds": load_seconds}
-                for name, path in (("list", SCALE_LIST), ("edges", SCALE_EDGES)):
-                    replies = []
-                    store_queries = evaluations(store.url, lambda: replies.append(cold_server.get(path, timeout=300)))
-                    reply = replies[0]
-                    assert reply.status == 200, reply.body[:300]
-                    # Requests of several seconds: timed one after another (a wrk run of a few seconds
-                    # would complete too few of them).
-                    queries = planned_queries("linkerd", path)
-                    direct = max(median_ms(args.runs, lambda: post_query(store.url, q)) for q in queries)
-                    at_once = asyncio.run(concurrent_direct(store.url, queries, iterations=args.runs))
-                    legacy = asyncio.run(concurrent_direct(store.url, legacy_queries("linkerd", path), args.runs))
-                    served = median_ms(args.runs, lambda: cold_server.get(path, timeout=300))
-                    entry[name] = {"items": len(reply.json()["items"]), "body_bytes": len(reply.body),
-                                   "store_queries": store_queries,
-                                   "server_p50_ms": served, "direct_slowest_p50_ms": direct,
-                                   "direct_concurrent_p50_ms": at_once, "overhead_ms": served - at_once,
-                                   "legacy_concurrent_p50_ms": legacy, "ratio_legacy": served / legacy}
-                entry["cold_peak_rss_mib"] = rss_kib(cold_server.proc.pid, "VmHWM") / 1024
-                warm_server.get(SCALE_LIST, timeout=300)
-                # Long enough for several recomputations (each cache TTL) and for answers to flow.
-                seconds = max(args.seconds, 4 * entry["list"]["server_p50_ms"] / 1000 + 5)
-                load = loadgen.run(warm_server.url + SCALE_LIST, connections=50, seconds=seconds, timeout_s=120)
-                entry["clients50"] = {"seconds": seconds, "rate": load.rate, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms,
-                                      "errors": load.errors + load.non2xx,
-                                      "peak_rss_mib": rss_kib(warm_server.proc.pid, "VmHWM") / 1024}
-                results[str(pods)] = entry
-            finally:
-                cold_server.stop()
-                warm_server.stop()
+            entry: dict[str, Any] = {"load_seconds": time.monotonic() - started}
+            for name, path in (("list", SCALE_LIST), ("edges", SCALE_EDGES)):
+                queries = planned_queries("linkerd", path)
+                entry[name] = {
+                    "direct_slowest_p50_ms": max(median_ms(args.runs, lambda: post_query(store.url, q)) for q in queries),
+                    "direct_concurrent_p50_ms": asyncio.run(concurrent_direct(store.url, queries, args.runs)),
+                    "legacy_concurrent_p50_ms": asyncio.run(
+                        concurrent_direct(store.url, legacy_queries("linkerd", path), args.runs))}
+            entry["ours"] = _scale_server(store.url, workdir, args, REPO)
+            if args.baseline:
+                entry["baseline"] = _scale_server(store.url, workdir, args, Path(args.baseline))
+            for name in ("list", "edges"):
+                entry[name]["ratio_legacy"] = entry["ours"][name]["server_p50_ms"] / entry[name]["legacy_concurrent_p50_ms"]
+            results[str(pods)] = entry
         finally:
             store.stop()
     return results
+
+
+def _scale_server(store_url: str, workdir: Path, args: argparse.Namespace, checkout: Path) -> dict[str, Any]:
+    """One checkout's server on a scale store: cold list and edges, peak RSS, 50 clients on the list."""
+    budget = ("--request-timeout", "120")   # Prometheus itself needs more than 10 s for the largest lists
+    cold_server = ServerProcess(store_url, "--mesh", "linkerd", "--cache-ttl", "0", *budget,
+                                cert_dir=workdir / "certs", cwd=checkout)
+    warm_server = ServerProcess(store_url, "--mesh", "linkerd", *budget, cert_dir=workdir / "certs", cwd=checkout)
+    try:
+        entry: dict[str, Any] = {}
+        for name, path in (("list", SCALE_LIST), ("edges", SCALE_EDGES)):
+            replies = []
+            store_queries = evaluations(store_url, lambda: replies.append(cold_server.get(path, timeout=300)))
+            assert replies[0].status == 200, replies[0].body[:300]
+            # Requests of several seconds: timed one after another (a wrk run of a few seconds would
+            # complete too few of them).
+            entry[name] = {"items": len(replies[0].json()["items"]), "body_bytes": len(replies[0].body),
+                           "store_queries": store_queries,
+                           "server_p50_ms": median_ms(args.runs, lambda: cold_server.get(path, timeout=300))}
+        entry["cold_peak_rss_mib"] = rss_kib(cold_server.proc.pid, "VmHWM") / 1024
+        warm_server.get(SCALE_LIST, timeout=300)
+        # Long enough for several recomputations (each cache TTL) and for answers to flow.
+        seconds = max(args.seconds, 4 * entry["list"]["server_p50_ms"] / 1000 + 5)
+        load = loadgen.run(warm_server.url + SCALE_LIST, connections=50, seconds=seconds, timeout_s=120)
+        entry["clients50"] = {"seconds": seconds, "rate": load.rate, "p50_ms": load.p50_ms, "p99_ms": load.p99_ms,
+                              "errors": load.errors + load.non2xx,
+                              "peak_rss_mib": rss_kib(warm_server.proc.pid, "VmHWM") / 1024}
+        return entry
+    finally:
+        cold_server.stop()
+        warm_server.stop()
 
 
 def recorded(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -413,16 +428,20 @@ def report(results: dict[str, Any]) -> str:
                          f"{c['pack_queries']}")
     for pods, entry in results.get("scale", {}).items():
         lines.append(f"[scale {pods} pods] load {entry['load_seconds']:.0f}s; " + "; ".join(
-            f"{name}: {entry[name]['items']} items {entry[name]['body_bytes']} B, server p50 "
-            f"{entry[name]['server_p50_ms']:.1f} ms, slowest direct query {entry[name]['direct_slowest_p50_ms']:.1f} ms, "
-            f"all queries at once directly {entry[name]['direct_concurrent_p50_ms']:.1f} ms, "
-            f"server minus that {entry[name]['overhead_ms']:.1f} ms, queries of before issue 15 at once "
-            f"{entry[name]['legacy_concurrent_p50_ms']:.1f} ms (ratio {entry[name]['ratio_legacy']:.2f}, "
-            f"target ≤ 0.6)" for name in ("list", "edges"))
-            + f"; cold peak RSS {entry['cold_peak_rss_mib']:.0f} MiB; 50 clients on the list: "
-              f"{entry['clients50']['rate']:.1f} req/s over {entry['clients50']['seconds']:.0f} s, "
-              f"p99 {entry['clients50']['p99_ms']:.0f} ms, "
-              f"errors {entry['clients50']['errors']}, peak RSS {entry['clients50']['peak_rss_mib']:.0f} MiB")
+            f"{name}: the store alone: slowest query {entry[name]['direct_slowest_p50_ms']:.1f} ms, our queries at "
+            f"once {entry[name]['direct_concurrent_p50_ms']:.1f} ms, the queries of before issue 15 at once "
+            f"{entry[name]['legacy_concurrent_p50_ms']:.1f} ms; our server / those: {entry[name]['ratio_legacy']:.2f} "
+            f"(target ≤ 0.6)" for name in ("list", "edges")))
+        for who in ("ours", "baseline"):
+            if who in entry:
+                server = entry[who]
+                lines.append(f"[scale {pods} pods, {who}] " + "; ".join(
+                    f"{name}: {server[name]['items']} items {server[name]['body_bytes']} B, {server[name]['store_queries']:.0f} "
+                    f"queries evaluated, cold p50 {server[name]['server_p50_ms']:.1f} ms" for name in ("list", "edges"))
+                    + f"; cold peak RSS {server['cold_peak_rss_mib']:.0f} MiB; 50 clients on the list: "
+                      f"{server['clients50']['rate']:.1f} req/s over {server['clients50']['seconds']:.0f} s, "
+                      f"p99 {server['clients50']['p99_ms']:.0f} ms, errors {server['clients50']['errors']}, "
+                      f"peak RSS {server['clients50']['peak_rss_mib']:.0f} MiB (target ≤ 150)")
     if "recorded" in results:
         r = results["recorded"]
         lines.append(f"[recorded {r['pods']} pods] backfill {r['backfill_seconds']:.0f}s; cold list from recording rules "
@@ -431,9 +450,9 @@ def report(results: dict[str, Any]) -> str:
                      f"(target ≤ 0.1); items {r['rules']['items']}/{r['raw']['items']}")
     scale_results = results.get("scale", {})
     if "50" in scale_results and "5000" in scale_results:
-        small, large = scale_results["50"]["list"], scale_results["5000"]["list"]
-        lines.append(f"[scale] 5000/50 list time ratio {large['server_p50_ms'] / small['server_p50_ms']:.1f} "
-                     f"(target ≤ 3); direct-query ratio {large['direct_slowest_p50_ms'] / small['direct_slowest_p50_ms']:.1f}")
+        small, large = scale_results["50"]["ours"]["list"], scale_results["5000"]["ours"]["list"]
+        lines.append(f"[scale] 5000/50 list time ratio {large['server_p50_ms'] / small['server_p50_ms']:.1f}; "
+                     f"the store's slowest query: {scale_results['5000']['list']['direct_slowest_p50_ms'] / scale_results['50']['list']['direct_slowest_p50_ms']:.1f}")
     return "\n".join(lines)
 
 
@@ -445,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="cached,cold,coalescing,autoscaling,scale,recorded,victoria")
     parser.add_argument("--sizes", default=",".join(map(str, SCALE_SIZES)), help="pod counts for the scale run")
     parser.add_argument("--json", default="perf-results.json")
+    parser.add_argument("--baseline", help="another checkout of this repository (e.g. `git worktree add /tmp/before "
+                                           "<commit>`) whose server is measured in the same run: cached GET and scale")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(","))
     args.sizes = [int(s) for s in args.sizes.split(",")]

@@ -92,14 +92,20 @@ SIGHT: dict[str, Sight] = {
     "cilium": Sight({**{k: Kind() for k in (*WORKLOADS, "Pod", "Namespace")}}),
 }
 MESHES = tuple(SIGHT)
+
+
+def _pods_hidden(sight: Sight, namespaces: frozenset[str] | None, **changes) -> Sight:
+    """`sight` with the pods of `namespaces` (None: all) never named by the series."""
+    return replace(sight, kinds={**sight.kinds, "Pod": replace(sight.kinds["Pod"], hidden=namespaces)}, **changes)
+
+
+# Istio ambient / mixed: `pay` (mixed) or every namespace (ambient) is behind a waypoint, and the scraped
+# namespace/pod of waypoint series are the waypoint's: the pods behind it are unseen (pods keep their
+# edges where a sidecar reports them: the pack serves pods/edges).
+WAYPOINTS = {"istio-ambient": None, "istio-mixed": frozenset({"pay"})}
 # Variants whose sight differs from their mesh's default.
 VARIANT_SIGHT: dict[str, Sight] = {
-    # the scraped namespace/pod of waypoint series are the waypoint's: pods behind a waypoint are unseen
-    # (pods keep their edges where a sidecar reports them: the pack serves pods/edges)
-    "istio-ambient": replace(SIGHT["istio"], kinds_unread=None,
-                             kinds={**SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=None)}),
-    "istio-mixed": replace(SIGHT["istio"], kinds_unread=frozenset({"pay"}), kinds={
-        **SIGHT["istio"].kinds, "Pod": replace(SIGHT["istio"].kinds["Pod"], hidden=frozenset({"pay"}))}),
+    **{variant: _pods_hidden(SIGHT["istio"], behind, kinds_unread=behind) for variant, behind in WAYPOINTS.items()},
     # without *_workload_kind, workloads are read kind-blind
     "cilium-nokind": replace(SIGHT["cilium"], kind_blind=True, kinds_unread=None),
 }
@@ -115,7 +121,20 @@ def sight_of(variant: str) -> Sight:
 # OSM's and Cilium's series name no Service, Istio's no peer pod, Consul's and Kuma's upstream clusters
 # no destination pod (a pod's callers are unknown), Consul's and Kuma's servers see no callers per pod.
 WORKLOAD_PEERS = {"to": "workload"}
-CLUSTER_SIGHT: dict[str, Sight] = {
+
+
+def _every_variant(meshes: dict[str, Sight]) -> dict[str, Sight]:
+    """Each variant's cluster sight: its mesh's, except that the pods behind an Istio waypoint stay
+    unmeasured whatever the cluster says (the waypoint's series name no pod behind it). Kuma's naming
+    modes and counter spellings are read into the same labels, and its cluster views go through the pods
+    (ownerReferences), so neither the naming mode nor what `kuma_workload` holds (ServiceAccount or a
+    workload label) changes what a cluster sees; Hubble without *_workload_kind gets the kinds from the
+    cluster's workloads, as Istio does."""
+    waypoints = {variant: _pods_hidden(meshes["istio"], behind) for variant, behind in WAYPOINTS.items()}
+    return {variant: waypoints.get(variant) or meshes[renderer.mesh] for variant, renderer in VARIANTS.items()}
+
+
+CLUSTER_SIGHT: dict[str, Sight] = _every_variant({
     "linkerd": Sight(SIGHT["linkerd"].kinds, cluster=True),
     "istio": Sight(SIGHT["istio"].kinds, cluster=True),
     "consul": Sight(cluster=True, through_services=True, kinds={   # unmeshed callers never reach public_listener
@@ -130,7 +149,7 @@ CLUSTER_SIGHT: dict[str, Sight] = {
         "Service": Kind(edges=("from",), peers={"from": "workload"}, callers_only=True),
     }),
     "cilium": Sight(SIGHT["cilium"].kinds, cluster=True),
-}
+})
 MODES = {"local": SIGHT, "cluster": CLUSTER_SIGHT}
 
 # --local, kind-blind meshes: the kind a workload's pod names show (docs/meshes.md): `<name>-<hash>-<5>`

@@ -1,6 +1,7 @@
 """Run the server as users do (`python -m metrics_api serve`), in a subprocess, and talk HTTPS to it."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import ssl
@@ -43,6 +44,41 @@ def https_request(url: str, *, method: str = "GET", headers: dict[str, str] | No
         return Reply(error.code, dict(error.headers), error.read())
 
 
+class KeptAlive:
+    """GETs to one server over one kept-alive HTTPS connection, opened again when the server had closed
+    it. A TLS handshake per request costs ~7 ms of CPU here, a request on an open connection ~0.5 ms:
+    for suites that send thousands of requests."""
+
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None, timeout: float = 30.0) -> None:
+        self._open = lambda: http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls or _INSECURE)
+        self._connection: http.client.HTTPSConnection | None = None
+
+    def get(self, path: str) -> Reply:
+        reused = self._connection is not None
+        try:
+            return self._get(path)
+        except OSError as error:   # RemoteDisconnected, resets, broken pipes: the server closed an idle connection
+            self.close()
+            if not reused or isinstance(error, TimeoutError):
+                raise
+            return self._get(path)
+
+    def _get(self, path: str) -> Reply:
+        if self._connection is None:
+            self._connection = self._open()
+        self._connection.request("GET", path)
+        response = self._connection.getresponse()
+        reply = Reply(response.status, dict(response.headers), response.read())
+        if response.will_close:
+            self.close()
+        return reply
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 @contextmanager
 def server_pool(make: Callable[..., "ServerProcess"]) -> Iterator[Callable[..., "ServerProcess"]]:
     """`start(*key)` runs `make(*key)` once per distinct key and returns that server; all stop on exit."""
@@ -56,6 +92,8 @@ def server_pool(make: Callable[..., "ServerProcess"]) -> Iterator[Callable[..., 
     try:
         yield start
     finally:
+        for server in started.values():   # all shut down together (~0.2 s each)
+            server.terminate()
         for server in started.values():
             server.stop()
 
@@ -73,6 +111,7 @@ class ServerProcess:
         args = [*command, "serve", *mode, "--prometheus-url", prometheus_url,
                 "--secure-port", str(self.port), "--cert-dir", str(cert_dir), *extra]
         self._log = open(self.log_path, "ab")
+        self._terminated = False
         self.proc = subprocess.Popen(args, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
         self._wait()
@@ -92,9 +131,15 @@ class ServerProcess:
     def get(self, path: str, **options) -> Reply:
         return https_request(self.url + path, **options)
 
+    def terminate(self) -> None:
+        """Ask the server to shut down (one SIGTERM) without waiting for it."""
+        if self.proc.poll() is None and not self._terminated:
+            self.proc.terminate()
+            self._terminated = True
+
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.terminate()
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:

@@ -12,7 +12,7 @@ import yaml
 
 from meshsim.scenario import default_scenario, make_workload
 from metrics_api.core.errors import ApiError
-from metrics_api.core.kinds import BY_PLURAL
+from metrics_api.core.kinds import BY_PLURAL, WORKLOAD_KINDS
 from metrics_api.core.model import Direction, Measure, Ref, Row, Target
 from metrics_api.kube.client import KubeError
 from metrics_api.kube.owners import Ownership
@@ -48,6 +48,27 @@ def test_workload_kinds_of_consul_exist_with_kubernetes_access_only():
     view = cluster.kinds["deployments"]
     assert (view.resource.self.identifies, view.edges[Direction.TO].self.identifies,
             view.edges[Direction.FROM].self.identifies) == ("Pod", "Pod", "Service")
+
+
+def kindless_reads(pack, request: Target) -> dict[str, set[str]]:
+    """Which of the request's queries (by kind) read Hubble series without `*_workload_kind`."""
+    reads: dict[str, set[str]] = {}
+    for query in plan(pack, request):
+        kindless = f'_workload_kind=~"{query.kind.name}|"' in query.promql   # destination_ or source_
+        reads.setdefault(query.kind.name, set()).add(kindless)
+    return reads
+
+
+def test_hubble_series_without_kinds_are_read_for_the_kind_asked_with_kubernetes_access():
+    """--local: only as Deployments (one kind per workload); with Kubernetes access a single kind asked
+    reads them too (the cluster's kinds drop the workloads of another kind), several kinds read them once."""
+    cilium = packs.load("cilium")
+    ledger = target("statefulsets", "ledger", namespace="pay")
+    everything = Target("trafficmetrics", WORKLOAD_KINDS, "pay", None, False, 60.0)
+    assert kindless_reads(cilium, ledger) == {"StatefulSet": {False}}
+    assert kindless_reads(cilium.for_cluster(), ledger) == {"StatefulSet": {True}}
+    assert kindless_reads(cilium.for_cluster(), everything) == {"Deployment": {True}, "StatefulSet": {False},
+                                                                 "DaemonSet": {False}, "Job": {False}}
 
 
 @pytest.fixture
