@@ -9,7 +9,7 @@ being promoted to the old generation, whose growth is what triggers full collect
 glibc's malloc keeps memory freed in the middle of its heap: after a burst of thousands of TLS
 handshakes (OpenSSL holds a 16 KiB buffer per handshake in progress) RSS stayed at the burst's peak,
 ~60 MiB above what was live. malloc_trim hands such pages back; it runs in a worker thread (ctypes
-releases the GIL) every few seconds, a few milliseconds each time. Elsewhere than glibc it is absent
+releases the GIL) every 5 s, 5–30 ms of that thread each time. Elsewhere than glibc it is absent
 and nothing is done."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import gc
 from collections.abc import Callable
 
 YOUNG_COLLECTION_ALLOCATIONS = 20_000
-TRIM_EVERY_SECONDS = 10.0
+TRIM_EVERY_SECONDS = 5.0
 
 
 def tune_collector() -> None:
