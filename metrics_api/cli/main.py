@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 
@@ -29,21 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smi-metrics-api: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    tune_garbage_collector()
     try:
         return eventloop.run(serve(settings), settings.event_loop)
     except (ConfigError, PackError, DetectionError) as error:
         print(f"smi-metrics-api: {error}", file=sys.stderr)
         return 2
 
-
-def tune_garbage_collector() -> None:
-    """Python's cyclic collector, tuned for a server that decodes big answers: by default it runs every
-    700 new container objects and, every so often, rescans the whole heap; decoding and normalizing the
-    130,000 bucket series of a 5,000-pod list (16 MB of JSON) made it run hundreds of times over a heap
-    that was growing by those very objects: 0.9–1.05 s of CPU, against 0.56–0.67 s with young
-    collections every 50,000 objects and 0.51 s with no collector at all (tests/perf/RESULTS.md). What
-    was imported at start lives for the whole run: frozen, it is not rescanned. Cyclic garbage (a few
-    asyncio tracebacks) is still collected."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
