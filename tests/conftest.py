@@ -4,7 +4,6 @@ loaded with it (rendered for every mesh in ``meshsim.RENDERERS``)."""
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -41,12 +40,9 @@ def prometheus(scenario, meshes, tmp_path_factory):
         if not os.path.exists(binary):
             pytest.skip(f"{binary} is missing: install Prometheus (Debian package 'prometheus') to run these tests")
     data = tmp_path_factory.mktemp("prometheus")
-    t0 = time.monotonic()
     write_scenario(scenario, meshes, data)
-    backfill_s = time.monotonic() - t0
     server = PrometheusServer(data)
     server.start()
-    server.backfill_seconds = backfill_s
     try:
         yield server
     finally:

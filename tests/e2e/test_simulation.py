@@ -327,10 +327,6 @@ def test_a_b_and_axb_are_distinct(prom):
         assert {r["metric"][lab] for r in rows} == {"a.b"}
 
 
-def test_backfill_time(prometheus):
-    assert prometheus.backfill_seconds < 30
-
-
 def test_restart_same_port(tmp_path):
     """write_scenario + PrometheusServer stop()/start() on the same port keeps the data."""
     a = make_workload("t", "a", "Deployment", 1)
