@@ -389,6 +389,10 @@ def _wait_https(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def _p50_p99(stats: dict[str, float]) -> str:
+    return f"{stats['p50_ms']:.2f}/{stats['p99_ms']:.2f}"
+
+
 def report(results: dict[str, Any]) -> str:
     lines = []
     for store in ("prometheus", "victoria"):
@@ -397,10 +401,10 @@ def report(results: dict[str, Any]) -> str:
             lines.append(f"[{store}] cached GET on {loop} ({c['body_bytes']} B): server {c['server_max']['rate']:.0f} "
                          f"req/s, ceiling {c['ceiling_max']['rate']:.0f} req/s, ratio {c['ratio']:.2f} (target ≥ 0.8); "
                          f"at half rate ({c['server_max']['rate'] / 2:.0f} req/s) server p50/p99 "
-                         f"{c['server_half']['p50_ms']:.2f}/{c['server_half']['p99_ms']:.2f} ms (target p99 ≤ 2), "
-                         f"ceiling {c['ceiling_half']['p50_ms']:.2f}/{c['ceiling_half']['p99_ms']:.2f} ms; "
-                         f"max-rate p50/p99 server {c['server_max']['p50_ms']:.2f}/{c['server_max']['p99_ms']:.2f} "
-                         f"ceiling {c['ceiling_max']['p50_ms']:.2f}/{c['ceiling_max']['p99_ms']:.2f} ms; "
+                         f"{_p50_p99(c['server_half'])} ms (target p99 ≤ 2), "
+                         f"ceiling {_p50_p99(c['ceiling_half'])} ms; "
+                         f"max-rate p50/p99 server {_p50_p99(c['server_max'])} "
+                         f"ceiling {_p50_p99(c['ceiling_max'])} ms; "
                          f"errors {c['server_max']['errors'] + c['server_half']['errors']}")
         if "cold" in part:
             c = part["cold"]
@@ -417,8 +421,8 @@ def report(results: dict[str, Any]) -> str:
         if "autoscaling" in part:
             c = part["autoscaling"]
             lines.append(f"[{store}] cached custom-metrics get {c['custom']['rate']:.0f} req/s (p50/p99 "
-                         f"{c['custom']['p50_ms']:.2f}/{c['custom']['p99_ms']:.2f} ms) vs cached SMI get of the same "
-                         f"object {c['smi']['rate']:.0f} req/s ({c['smi']['p50_ms']:.2f}/{c['smi']['p99_ms']:.2f} ms): "
+                         f"{_p50_p99(c['custom'])} ms) vs cached SMI get of the same "
+                         f"object {c['smi']['rate']:.0f} req/s ({_p50_p99(c['smi'])} ms): "
                          f"ratio {c['ratio']:.3f} (target within 10 %); "
                          f"errors {c['custom']['errors'] + c['smi']['errors']}")
         if "coalescing" in part:
